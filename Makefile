@@ -1,0 +1,54 @@
+# The two commands a newcomer needs:
+#   make build   set up .venv, build the warehouse from the embedded demo data (dbt build runs every test)
+#   make test    the whole test suite: dbt build with data and unit tests, pytest, sqlfluff, ruff
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_PROJECT_DIR := $(CURDIR)
+WAREHOUSE ?= warehouse/zuora.duckdb
+
+.PHONY: setup build test dbt-test pytest lint format docs demo-data clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+build: setup
+	ZUORA_DUCKDB_PATH=$(WAREHOUSE) $(BIN)/dbt build
+	@echo
+	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
+	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(WAREHOUSE)', read_only=True).sql('select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc'))\""
+
+test: setup dbt-test pytest lint
+
+# dbt build against a throw-away database, so tests never touch the warehouse users read.
+dbt-test: setup
+	rm -f target/test.duckdb
+	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/dbt build
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/sqlfluff lint models
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/sqlfluff fix models
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: setup
+	$(BIN)/dbt docs generate
+
+# Re-write the embedded demo exports (deterministic: the same files every time).
+demo-data: setup
+	$(BIN)/python -m zuora_wh.generate --out-dir seeds
+
+clean:
+	rm -rf target logs $(VENV)

@@ -1,0 +1,42 @@
+{#
+  The dialect-specific expressions, one small macro each, dispatched per adapter so that the models stay
+  plain SQL. DuckDB is the tested implementation; Spark (dbt-spark, Spark 3.4+) is provided for users who
+  outgrow one machine.
+#}
+
+{# A cast that yields null instead of failing. dbt.safe_cast is a plain cast on DuckDB, so it cannot be used. #}
+{% macro zuora_try_cast(expr, data_type) -%}
+    {{ return(adapter.dispatch('zuora_try_cast', 'zuora_billing_runs')(expr, data_type)) }}
+{%- endmacro %}
+
+{% macro default__zuora_try_cast(expr, data_type) -%}
+    try_cast({{ expr }} as {{ data_type }})
+{%- endmacro %}
+
+
+{# True when the whole of expr matches the regular expression (anchored at both ends). #}
+{% macro zuora_regexp_full_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('zuora_regexp_full_match', 'zuora_billing_runs')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__zuora_regexp_full_match(expr, pattern) -%}
+    regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__zuora_regexp_full_match(expr, pattern) -%}
+    ({{ expr }} rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+
+{# Seconds from start_expr to end_expr, as a fraction (null when either is null). #}
+{% macro zuora_seconds_between(start_expr, end_expr) -%}
+    {{ return(adapter.dispatch('zuora_seconds_between', 'zuora_billing_runs')(start_expr, end_expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_seconds_between(start_expr, end_expr) -%}
+    (epoch({{ end_expr }}) - epoch({{ start_expr }}))
+{%- endmacro %}
+
+{% macro spark__zuora_seconds_between(start_expr, end_expr) -%}
+    (unix_micros({{ end_expr }}) - unix_micros({{ start_expr }})) / 1000000.0
+{%- endmacro %}

@@ -1,0 +1,28 @@
+{#
+  Normalises Status to Zuora's API values. Exports written from the UI use labels for the newer states
+  ('Post in progress', 'Cancel in progress', 'Remove in progress'), and hand-edited files change the case
+  ('posted', 'POSTED'): comparison ignores case, spaces, hyphens and underscores. A value that is no known
+  status is kept as written, so that the accepted-values test names it instead of it turning into null.
+#}
+{% macro zuora_normalize_status(expr) -%}
+    {{ zuora_normalize_enum(expr, [
+        'Pending', 'Processing', 'Completed', 'Error', 'Canceled', 'Posted',
+        'PostInProgress', 'CancelInProgress', 'RemoveInProgress', 'Paused'
+    ]) }}
+{%- endmacro %}
+
+{# Billing Run Type: 'Regular' or 'CatchUp' ('Catch Up', 'catchup' and the like are the same value). #}
+{% macro zuora_normalize_billing_run_type(expr) -%}
+    {{ zuora_normalize_enum(expr, ['Regular', 'CatchUp']) }}
+{%- endmacro %}
+
+{# Maps a cleaned value to the one of api_values it spells, ignoring case, spaces, hyphens and underscores. #}
+{% macro zuora_normalize_enum(expr, api_values) -%}
+    {%- set key = "replace(replace(replace(lower(" ~ zuora_clean_text(expr) ~ "), ' ', ''), '_', ''), '-', '')" -%}
+    case {{ key }}
+        {%- for value in api_values %}
+        when '{{ value | lower }}' then '{{ value }}'
+        {%- endfor %}
+        else {{ zuora_clean_text(expr) }}
+    end
+{%- endmacro %}

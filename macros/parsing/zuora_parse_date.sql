@@ -1,0 +1,38 @@
+{#
+  Parses a Zuora date field (Target Date, Invoice Date) into a date. Accepted spellings:
+  - ISO 2025-01-31, as the API and AQuA write it;
+  - localised UI exports: 01/31/2025 (en_US) or 31/01/2025 (en_GB), chosen by the variable
+    zuora_slash_date_order ('MDY', the default, or 'DMY'); 31.01.2025 (de); 2025/01/31 (ja).
+  Anything else becomes null.
+#}
+{% macro zuora_parse_date(expr) -%}
+    {{ return(adapter.dispatch('zuora_parse_date', 'zuora_billing_runs')(zuora_clean_text(expr))) }}
+{%- endmacro %}
+
+{% macro zuora_slash_date_format(style) -%}
+    {%- set order = var('zuora_slash_date_order', 'MDY') | upper -%}
+    {%- if order not in ('MDY', 'DMY') -%}
+        {{ exceptions.raise_compiler_error("zuora_slash_date_order must be 'MDY' or 'DMY', not '" ~ order ~ "'") }}
+    {%- endif -%}
+    {%- if style == 'strptime' -%}
+        {{ '%m/%d/%Y' if order == 'MDY' else '%d/%m/%Y' }}
+    {%- else -%}
+        {{ 'MM/dd/yyyy' if order == 'MDY' else 'dd/MM/yyyy' }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__zuora_parse_date(text_expr) -%}
+    cast(try_strptime(
+        {{ text_expr }},
+        ['%Y-%m-%d', '{{ zuora_slash_date_format("strptime") }}', '%d.%m.%Y', '%Y/%m/%d']
+    ) as date)
+{%- endmacro %}
+
+{% macro spark__zuora_parse_date(text_expr) -%}
+    coalesce(
+        try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd'),
+        try_to_timestamp({{ text_expr }}, '{{ zuora_slash_date_format("java") }}'),
+        try_to_timestamp({{ text_expr }}, 'dd.MM.yyyy'),
+        try_to_timestamp({{ text_expr }}, 'yyyy/MM/dd')
+    )::date
+{%- endmacro %}

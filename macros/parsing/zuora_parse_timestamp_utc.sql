@@ -1,0 +1,54 @@
+{#
+  Parses a Zuora datetime (Created Date, End Date, ...) into a UTC timestamp without time zone.
+  - With an offset, as Zuora writes them: 2025-03-09T01:30:00-08:00, ...-0800, ...+01, ...Z, optionally
+    with fractional seconds. The offset is applied, never dropped.
+  - Without an offset the value is tenant-local time (variable zuora_tenant_timezone, by default Zuora's
+    system zone America/Los_Angeles), converted with that zone's daylight-saving rules:
+      * the bare date 2025-03-09: Zuora writes a datetime that is exactly midnight as the date alone;
+      * 2025-03-09T01:30:00 or 2025-03-09 01:30:00;
+      * localised UI exports: 03/09/2025 and 03/09/2025 01:30:00 (slash order as in zuora_parse_date),
+        09.03.2025, 2025/03/09.
+  Anything else becomes null.
+#}
+{% macro zuora_parse_timestamp_utc(expr) -%}
+    {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(
+        zuora_clean_text(expr), var('zuora_tenant_timezone', 'America/Los_Angeles')
+    )) }}
+{%- endmacro %}
+
+{% macro default__zuora_parse_timestamp_utc(text_expr, tenant_timezone) -%}
+    {%- set slash = zuora_slash_date_format('strptime') -%}
+    coalesce(
+        timezone('UTC', try_strptime(
+            regexp_replace({{ text_expr }}, '[Zz]$', '+00:00'),
+            ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z', '%Y-%m-%d %H:%M:%S.%f%z']
+        )),
+        timezone('UTC', timezone('{{ tenant_timezone }}', try_strptime(
+            {{ text_expr }},
+            [
+                '%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f',
+                '{{ slash }}', '{{ slash }} %H:%M:%S', '{{ slash }} %H:%M',
+                '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d', '%Y/%m/%d %H:%M:%S'
+            ]
+        )))
+    )
+{%- endmacro %}
+
+{% macro spark__zuora_parse_timestamp_utc(text_expr, tenant_timezone) -%}
+    {%- set slash = zuora_slash_date_format('java') -%}
+    coalesce(
+        to_utc_timestamp(try_to_timestamp(
+            regexp_replace({{ text_expr }}, '[Zz]$', '+00:00'), "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX"
+        ), 'UTC'),
+        to_utc_timestamp(try_to_timestamp({{ text_expr }}, "yyyy-MM-dd'T'HH:mm:ss[.SSS]XX"), 'UTC'),
+        to_utc_timestamp(coalesce(
+            try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd'),
+            try_to_timestamp({{ text_expr }}, "yyyy-MM-dd'T'HH:mm:ss"),
+            try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd HH:mm:ss'),
+            try_to_timestamp({{ text_expr }}, '{{ slash }}'),
+            try_to_timestamp({{ text_expr }}, '{{ slash }} HH:mm:ss'),
+            try_to_timestamp({{ text_expr }}, 'dd.MM.yyyy'),
+            try_to_timestamp({{ text_expr }}, 'yyyy/MM/dd')
+        ), '{{ tenant_timezone }}')
+    )
+{%- endmacro %}

@@ -1,0 +1,63 @@
+with
+
+source as (
+
+    select * from {{ zuora_export('entity') }}
+
+),
+
+renamed as (
+
+    select
+        ----------  ids
+        "Entity: ID" as entity_id,
+        "Entity: Created By ID" as entity_created_by_id,
+        "Entity: Updated By ID" as entity_updated_by_id,
+
+        ---------- text
+        "Entity: Name" as entity_name,
+        "Entity: Display Name" as entity_display_name,
+        "Entity: Email" as entity_email,
+        "Entity: Address 1" as entity_address_1,
+        "Entity: Address 2" as entity_address_2,
+        "Entity: City" as entity_city,
+        "Entity: State" as entity_state,
+        "Entity: Postal Code" as entity_postal_code,
+        "Entity: Country" as entity_country,
+
+        ---------- timestamps
+        "Entity: Created Date" as entity_created_at,
+        "Entity: Updated Date" as entity_updated_at
+
+    from source
+
+),
+
+cleaned as (
+
+    select
+        ----------  ids
+        {{ zuora_clean_text('entity_id') }} as entity_id,
+        {{ zuora_clean_text('entity_created_by_id') }} as entity_created_by_id,
+        {{ zuora_clean_text('entity_updated_by_id') }} as entity_updated_by_id,
+
+        ---------- text
+        {{ zuora_clean_text('entity_name') }} as entity_name,
+        {{ zuora_clean_text('entity_display_name') }} as entity_display_name,
+        {{ zuora_clean_text('entity_email') }} as entity_email,
+        {{ zuora_clean_text('entity_address_1') }} as entity_address_1,
+        {{ zuora_clean_text('entity_address_2') }} as entity_address_2,
+        {{ zuora_clean_text('entity_city') }} as entity_city,
+        {{ zuora_clean_text('entity_state') }} as entity_state,
+        {{ zuora_clean_text('entity_postal_code') }} as entity_postal_code,
+        {{ zuora_clean_text('entity_country') }} as entity_country,
+
+        ---------- timestamps (UTC)
+        {{ zuora_parse_timestamp_utc('entity_created_at') }} as entity_created_at,
+        {{ zuora_parse_timestamp_utc('entity_updated_at') }} as entity_updated_at
+
+    from renamed
+
+)
+
+select * from cleaned

@@ -1,0 +1,73 @@
+"""Test helpers: run dbt on a throw-away copy of this project, against a throw-away DuckDB file."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models", "tests/generic", "seeds/_zuora__seeds.yml")
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    project: Path
+
+    def results(self) -> dict[str, dict]:
+        """run_results.json of the run, by node name (tests: their generated name)."""
+        data = json.loads((self.project / "target" / "run_results.json").read_text())
+        return {r["unique_id"].split(".")[2]: r for r in data["results"]}
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the dbt project (code only, no seeds data) in ``dest``."""
+    for part in PROJECT_PARTS:
+        src, dst = ROOT / part, dest / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    return dest
+
+
+def run_dbt(project: Path, *args: str, env: dict[str, str] | None = None) -> DbtRun:
+    full_env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(project),
+        "ZUORA_DUCKDB_PATH": str(project / "test.duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [str(BIN / "dbt"), "--no-use-colors", *args, "--project-dir", str(project)],
+        cwd=project,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return DbtRun(proc.returncode, proc.stdout + proc.stderr, project)
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

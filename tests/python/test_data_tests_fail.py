@@ -1,0 +1,138 @@
+"""Every kind of check in the project, shown failing on bad data.
+
+One throw-away copy of the project is built from the demo exports with one broken row per rule (the rows
+below). `dbt seed`, `dbt run` and `dbt test` run separately so that every test runs, then each test's outcome
+is read from run_results.json: each rule is its own pytest case, naming the dbt test that must catch it and
+how many rows it must report.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import copy_project, run_dbt, write_csv
+
+BR = "Billing Run: "
+
+# (rule, the change to one demo row): each breaks exactly one field definition.
+BREAKAGES: dict[str, dict[str, str]] = {
+    "id_not_lowercase_hex": {BR + "ID": "8AD0887E805061C8018063A09FE2685A"},
+    "number_malformed": {BR + "Billing Run Number": "BR-123"},
+    "number_duplicated": {BR + "Billing Run Number": "BR-00000002"},
+    "negative_accounts": {BR + "Number Of Accounts": "'-5"},
+    "pending_with_start": {
+        BR + "Status": "Pending",
+        BR + "Start Date": "2025-01-01T10:00:00-08:00",
+        BR + "Total Time": "",
+        BR + "End Date": "",
+        BR + "Posted Date": "",
+        BR + "Created Date": "2025-01-01",
+        BR + "Updated Date": "2025-01-02T10:00:00-08:00",
+    },
+    "end_before_start": {
+        BR + "Status": "Completed",
+        BR + "Start Date": "2025-01-01T10:00:00-08:00",
+        BR + "End Date": "2025-01-01T09:00:00-08:00",
+        BR + "Posted Date": "",
+        BR + "Updated Date": "2025-01-02T10:00:00-08:00",
+        BR + "Created Date": "2025-01-01",
+    },
+    "unknown_status": {BR + "Status": "Archived", BR + "Posted Date": ""},
+    "posted_date_on_canceled": {
+        BR + "Status": "Canceled",
+        BR + "Posted Date": "2025-01-05T10:00:00-08:00",
+        BR + "Updated Date": "2026-12-01T10:00:00-08:00",
+    },
+    "posted_without_date": {BR + "Status": "Posted", BR + "Posted Date": ""},
+    "error_without_message": {BR + "Status": "Error", BR + "Error Message": "", BR + "Posted Date": ""},
+    "unknown_entity": {"Entity: ID": "0" * 32},
+    "target_date_unparseable": {BR + "Target Date": "31/31/2025"},
+    "error_message_too_long": {BR + "Error Message": "x" * 256},
+    "catch_up_with_invoices": {BR + "Billing Run Type": "CatchUp", BR + "Number Of Invoices": "3"},
+}
+
+# rule -> (the dbt test that must catch it, expected status, expected number of failing rows)
+EXPECTED: dict[str, tuple[str, str, int]] = {
+    "id_not_lowercase_hex": ("matches_pattern_stg_zuora__billing_runs_billing_run_id___0_9a_f_32_", "fail", 1),
+    "number_malformed": ("matches_pattern_stg_zuora__billing_runs_billing_run_number__BR_0_9_8_", "fail", 1),
+    "number_duplicated": ("unique_stg_zuora__billing_runs_billing_run_number", "fail", 1),
+    "negative_accounts": ("value_between_stg_zuora__billing_runs_number_of_accounts__0", "fail", 1),
+    "pending_with_start": ("null_when_stg_zuora__billing_runs_started_at__status_in_Pending_Paused_", "fail", 1),
+    "end_before_start": ("not_after_stg_zuora__billing_runs_started_at__ended_at", "fail", 1),
+    "unknown_status": ("accepted_values_stg_zuora__billing_runs_status__Pending", "fail", 1),
+    "posted_date_on_canceled": ("null_when_stg_zuora__billing_runs_posted_at__status_not_in", "fail", 1),
+    "posted_without_date": ("not_null_when_stg_zuora__billing_runs_posted_at__status_Posted_", "fail", 1),
+    "error_without_message": ("not_null_when_stg_zuora__billing_runs_error_message__status_Error_", "warn", 1),
+    "unknown_entity": ("relationships_stg_zuora__billing_runs_entity_id__entity_id", "warn", 1),
+    "unknown_entity_in_mart": ("relationships_fct_billing_runs_entity_id__entity_id", "warn", 1),
+    "target_date_unparseable": ("not_null_stg_zuora__billing_runs_target_date", "fail", 1),
+    "error_message_too_long": ("value_between_stg_zuora__billing_runs_length_error_message___255", "fail", 1),
+    "catch_up_with_invoices": ("null_when_stg_zuora__billing_runs_nullif_number_of_invoices_0", "fail", 1),
+    # Model-level reconciliation, applied in the fixture below to two models whose counts differ.
+    "row_counts_differ": ("row_count_matches_fct_billing_runs_ref_stg_zuora__entities_", "fail", 1),
+}
+
+# Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
+RECONCILIATION_ANCHOR = "            compare_model: ref('stg_zuora__billing_runs')\n"
+RECONCILIATION_FIXTURE = """      - row_count_matches:
+          arguments:
+            compare_model: ref('stg_zuora__entities')
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_build(tmp_path_factory, demo_exports):
+    project = copy_project(tmp_path_factory.mktemp("broken"))
+    (br_header, br_rows), (en_header, en_rows) = demo_exports
+    rows = [dict(r) for r in br_rows]
+    # Break a Regular, Posted, mid-history row per rule, each a different row.
+    candidates = [
+        i
+        for i, r in enumerate(rows)
+        if r[BR + "Status"] == "Posted"
+        and r[BR + "Billing Run Type"] == "Regular"
+        and r["Entity: ID"]
+        and r[BR + "Error Message"] == ""
+    ]
+    for i, change in zip(candidates[10:], BREAKAGES.values(), strict=False):
+        rows[i].update(change)
+    write_csv(project / "seeds" / "zuora_billing_run_export.csv", br_header, rows)
+    write_csv(project / "seeds" / "zuora_entity_export.csv", en_header, en_rows)
+    marts_yml = project / "models" / "marts" / "_marts__models.yml"
+    text = marts_yml.read_text()
+    assert RECONCILIATION_ANCHOR in text
+    marts_yml.write_text(text.replace(RECONCILIATION_ANCHOR, RECONCILIATION_ANCHOR + RECONCILIATION_FIXTURE, 1))
+    for step in (("seed",), ("run",)):
+        run = run_dbt(project, *step)
+        assert run.returncode == 0, run.output
+    run = run_dbt(project, "test")
+    assert run.returncode != 0, "dbt test passed on broken data"
+    return run.results()
+
+
+@pytest.mark.parametrize("rule", sorted(EXPECTED))
+def test_rule_fails_on_bad_data(broken_build, rule):
+    test_prefix, status, failures = EXPECTED[rule]
+    matches = {name: r for name, r in broken_build.items() if name.startswith(test_prefix)}
+    assert len(matches) == 1, f"expected one dbt test named {test_prefix}*, found {sorted(matches)}"
+    (result,) = matches.values()
+    assert (result["status"], result["failures"]) == (status, failures), result.get("message")
+
+
+def test_only_the_broken_rules_fail(broken_build):
+    """Nothing else fails: each broken row trips its own rule and no other."""
+    failing = {name for name, r in broken_build.items() if r["status"] != "pass"}
+    expected = {name for name in failing for prefix, _, _ in EXPECTED.values() if name.startswith(prefix)}
+    assert failing == expected, f"unexpected failures: {sorted(failing - expected)}"
+
+
+def test_contract_rejects_a_missing_status(tmp_path, demo_exports):
+    """The mart's enforced contract: a bill run without a status cannot reach fct_billing_runs."""
+    project = copy_project(tmp_path)
+    (br_header, br_rows), (en_header, en_rows) = demo_exports
+    rows = [dict(r) for r in br_rows]
+    rows[0][BR + "Status"] = "  "
+    write_csv(project / "seeds" / "zuora_billing_run_export.csv", br_header, rows)
+    write_csv(project / "seeds" / "zuora_entity_export.csv", en_header, en_rows)
+    run = run_dbt(project, "build", "--exclude", "test_type:data")
+    assert run.returncode != 0
+    assert "fct_billing_runs" in run.output and "NOT NULL constraint failed" in run.output, run.output[-3000:]

@@ -1,0 +1,111 @@
+"""The demo-export generator: deterministic, and writing what Zuora writes (shared/reference)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime
+
+import pytest
+from helpers import ROOT, read_csv
+
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, STATUS_UI_LABELS, STATUSES, headers
+from zuora_wh.generate import guard, main, write_exports, zuora_datetime
+
+BR = "Billing Run: "
+OFFSET_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2})")
+
+
+@pytest.fixture(scope="module")
+def runs(demo_exports):
+    return demo_exports[0][1]
+
+
+def test_embedded_seeds_are_the_generator_output(tmp_path):
+    """The committed demo seeds are exactly what the generator writes: nobody typed them by hand."""
+    run_path, entity_path = write_exports(tmp_path)
+    assert run_path.read_bytes() == (ROOT / "seeds" / run_path.name).read_bytes()
+    assert entity_path.read_bytes() == (ROOT / "seeds" / entity_path.name).read_bytes()
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    a = write_exports(tmp_path / "a", bill_runs=50, seed=1)[0].read_bytes()
+    b = write_exports(tmp_path / "b", bill_runs=50, seed=1)[0].read_bytes()
+    c = write_exports(tmp_path / "c", bill_runs=50, seed=2)[0].read_bytes()
+    assert a == b != c
+
+
+def test_headers_are_zuora_labels_or_api_names(tmp_path, demo_exports):
+    (br_header, _), (en_header, _) = demo_exports
+    assert br_header == headers(BILLING_RUN_EXPORT_FIELDS)
+    assert br_header[0] == "Billing Run: Billing Run Number" and br_header[-1] == "Entity: ID"
+    assert en_header == headers(ENTITY_FIELDS)
+    run_path, _ = write_exports(tmp_path, bill_runs=3, header_style="api")
+    header, _ = read_csv(run_path)
+    assert header[0] == "BillingRun.BillingRunNumber" and header[-1] == "Entity.Id"
+
+
+def test_demo_covers_what_the_issue_lists(runs, demo_exports):
+    entities = demo_exports[1][1]
+    assert len(entities) >= 3 and "Global" in {e["Entity: Name"] for e in entities}
+    assert len(runs) >= 600
+    statuses = Counter(r[BR + "Status"] for r in runs)
+    assert set(STATUSES) <= set(statuses), "every API status value"
+    assert set(STATUS_UI_LABELS.values()) <= set(statuses), "UI labels on some rows"
+    assert {r[BR + "Billing Run Type"] for r in runs} == {"Regular", "CatchUp"}
+    assert any(r[BR + "Name"] == "" for r in runs) and any(r[BR + "Name"] for r in runs)
+    assert any(r[BR + "Number of Credit Memos"] not in ("", "0") for r in runs)
+    assert any(r["Entity: ID"] == "" for r in runs), "a few bill runs with no entity"
+    created = [r[BR + "Created Date"] for r in runs]
+    months = {c[:7] for c in created}
+    assert len(months) >= 24
+    offsets = {m.group(1) for c in created if (m := OFFSET_DATETIME.fullmatch(c))}
+    assert offsets == {"-08:00", "-07:00"}, "Pacific offsets on both sides of daylight saving"
+    assert any(re.fullmatch(r"\d{4}-\d{2}-\d{2}", c) for c in created), "midnight written as a bare date"
+    assert any(re.fullmatch(r"\d{2}/\d{2}/\d{4}", r[BR + "Target Date"]) for r in runs), "en_US dates"
+    guarded = [v for r in runs for v in r.values() if v.startswith("'")]
+    assert guarded and all(v[1] in "=+-@;" for v in guarded), "CSV-injection apostrophe, only where Zuora writes it"
+
+
+def test_values_follow_the_state_machine(runs):
+    for r in runs:
+        status = STATUS_UI_LABELS_REVERSED.get(r[BR + "Status"], r[BR + "Status"])
+        if status in ("Pending", "Paused"):
+            assert r[BR + "Start Date"] == r[BR + "End Date"] == r[BR + "Total Time"] == "", r
+        if status == "Error":
+            assert r[BR + "Error Message"], r
+        else:
+            assert r[BR + "Error Message"] == "", r
+        if r[BR + "Posted Date"]:
+            assert status in ("Posted", "PostInProgress", "Completed"), r
+        if status == "Posted":
+            assert r[BR + "Posted Date"], r
+        if r[BR + "Billing Run Type"] == "CatchUp":
+            assert r[BR + "Number Of Invoices"] == "0" and status not in ("Canceled", "CancelInProgress"), r
+
+
+STATUS_UI_LABELS_REVERSED = {label: value for value, label in STATUS_UI_LABELS.items()}
+
+
+def test_ids_and_numbers_have_zuora_formats(runs):
+    assert all(re.fullmatch(r"[0-9a-f]{32}", r[BR + "ID"]) for r in runs)
+    numbers = [r[BR + "Billing Run Number"] for r in runs]
+    assert len(set(numbers)) == len(numbers) and all(re.fullmatch(r"BR-\d{8}", n) for n in numbers)
+
+
+def test_datetime_and_guard_formatting():
+    from zuora_wh.generate import UTC
+
+    assert zuora_datetime(datetime(2025, 1, 15, 8, 0, tzinfo=UTC)) == "2025-01-15"  # midnight Pacific
+    assert zuora_datetime(datetime(2025, 7, 15, 20, 5, tzinfo=UTC)) == "2025-07-15T13:05:00-07:00"
+    assert zuora_datetime(None) == ""
+    assert guard("-3 accounts failed") == "'-3 accounts failed"
+    assert guard("it's fine") == "it's fine"
+
+
+def test_cli_writes_the_requested_size(tmp_path, capsys):
+    assert main(["--out-dir", str(tmp_path), "--bill-runs", "25", "--months", "2"]) == 0
+    _, rows = read_csv(tmp_path / "zuora_billing_run_export.csv")
+    assert len(rows) == 25
+    assert min(r[BR + "Created Date"][:10] for r in rows) >= date(2024, 11, 1).isoformat()
+    assert "25 bill runs" in capsys.readouterr().out
