@@ -19,7 +19,7 @@ import argparse
 import csv
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from zuora_wh.columns import (
     BILLING_RUN_EXPORT_FIELDS,
+    BILLING_RUN_FIELDS,
     ENTITY_FIELDS,
     STATUS_UI_LABELS,
     headers,
@@ -37,6 +38,7 @@ DEMO_BILL_RUNS = 720
 DEMO_START = date(2024, 11, 1)
 DEMO_MONTHS = 24
 BILLING_RUN_FILE = "zuora_billing_run_export.csv"
+COMBINED_FILE = "zuora_billing_run_data_source.csv"
 ENTITY_FILE = "zuora_entity_export.csv"
 
 # Status mix of a long-lived tenant: most runs end posted; the in-progress states are short-lived.
@@ -209,105 +211,195 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
+@dataclass
+class BillRun:
+    """One bill run, with Python values; ``export_row`` writes it the way Zuora does."""
+
+    number: int
+    id: str
+    run_type: str
+    target_type: str
+    status: str
+    created: datetime
+    target: date
+    invoice: date
+    executed: datetime | None
+    started: datetime | None
+    ended: datetime | None
+    posted: datetime | None
+    updated: datetime
+    total_ms: int | None
+    accounts: int
+    invoices: int
+    credit_memos: int | None
+    error: str
+    name: str
+    entity_id: str
+    created_by: str
+    updated_by: str
+    ui_label: bool
+    en_us: bool
+
+    def export_row(self) -> list[str]:
+        status = STATUS_UI_LABELS[self.status] if self.ui_label and self.status in STATUS_UI_LABELS else self.status
+        values = {
+            "BillingRunNumber": f"BR-{self.number:08d}",
+            "BillingRunType": self.run_type,
+            "CreatedById": self.created_by,
+            "CreatedDate": zuora_datetime(self.created),
+            "EndDate": zuora_datetime(self.ended),
+            "ErrorMessage": self.error,
+            "ExecutedDate": zuora_datetime(self.executed),
+            "Id": self.id,
+            "InvoiceDate": zuora_date(self.invoice, self.en_us),
+            "Name": self.name,
+            "NumberOfAccounts": str(self.accounts),
+            "NumberOfCreditMemos": "" if self.credit_memos is None else str(self.credit_memos),
+            "NumberOfInvoices": str(self.invoices),
+            "PostedDate": zuora_datetime(self.posted),
+            "StartDate": zuora_datetime(self.started),
+            "Status": status,
+            "TargetDate": zuora_date(self.target, self.en_us),
+            "TargetType": self.target_type,
+            "TotalTime": "" if self.total_ms is None else str(self.total_ms),
+            "UpdatedById": self.updated_by,
+            "UpdatedDate": zuora_datetime(self.updated),
+            "Entity.Id": self.entity_id,
+        }
+        return [guard(values[f]) for f in _EXPORT_KEYS]
+
+
+_EXPORT_KEYS = [f.api if f.obj_api == "BillingRun" else "Entity.Id" for f in BILLING_RUN_EXPORT_FIELDS]
+
+
+def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str], start: date, months: int) -> BillRun:
+    """Bill run number ``i + 1`` of ``n``, created in creation order over ``months`` from ``start``.
+
+    Each run draws from its own random generator (seeded by ``seed`` and ``i``), so any run can be made again
+    on its own: that is how a re-export writes a later version of a run without keeping the earlier ones.
+    """
+    rng = random.Random(seed * 1_000_003 + i)
+    t0 = datetime(start.year, start.month, start.day, tzinfo=TENANT_TZ).astimezone(UTC)
+    step = timedelta(days=round(months * 365.25 / 12)).total_seconds() / max(n, 1)
+    created = t0 + timedelta(seconds=int(i * step + rng.random() * step * 0.9))
+    local = created.astimezone(TENANT_TZ)
+    scheduled = rng.random() < 0.08  # scheduled runs start exactly at tenant midnight
+    if scheduled:
+        local = local.replace(hour=0, minute=0, second=0)
+        created = local.astimezone(UTC)
+    status = _weighted(rng, STATUS_WEIGHTS)
+    run_type = "CatchUp" if rng.random() < 0.07 and status not in ("Canceled", "CancelInProgress") else "Regular"
+    target_type = rng.choice(TARGET_TYPES)
+    target = local.date() + timedelta(days=rng.choice((0, 0, 0, 1, 7)))
+    run = BillRun(
+        number=i + 1, id=hex_id(rng), run_type=run_type, target_type=target_type, status=status,
+        created=created, target=target, invoice=target if rng.random() < 0.85 else local.date(),
+        executed=None, started=None, ended=None, posted=None, updated=created, total_ms=None,
+        accounts=0, invoices=0, credit_memos=0, error="", name="", entity_id="",
+        created_by=rng.choice(users), updated_by=rng.choice(users),
+        ui_label=rng.random() < 0.5, en_us=rng.random() < 0.1,
+    )  # fmt: skip
+    if status not in ("Pending", "Paused") and not (status in ("Canceled", "CancelInProgress") and rng.random() < 0.4):
+        _process(run, rng, scheduled)
+        if status == "Processing":
+            run.ended = run.total_ms = None
+            run.invoices //= 2
+        if status == "Error":
+            run.error = rng.choice(ERROR_MESSAGES).format(acct=rng.randint(1, 99999), n=rng.randint(1, 40))
+            nothing = run.error.startswith("There are no")
+            run.invoices = 0 if nothing else run.invoices // 3
+            run.accounts = 0 if nothing else run.accounts
+        reverted = status == "Completed" and rng.random() < 0.05  # posted, then an invoice went back to draft
+        reposting = status == "PostInProgress" and rng.random() < 0.2
+        if status == "Posted" or reverted or reposting:
+            run.posted = run.ended + timedelta(seconds=rng.randint(300, 3 * 86400))
+    stamps = [s for s in (run.created, run.executed, run.started, run.ended, run.posted) if s]
+    run.updated = max(stamps) + timedelta(seconds=rng.randint(1, 600))
+    # Before 2025-02 the tenant had not enabled Invoice Settlement: Zuora leaves the count empty.
+    if local.date() < date(2025, 2, 1):
+        run.credit_memos = None
+    if rng.random() < 0.55:
+        run.name = rng.choice(RUN_NAMES).format(month=local.strftime("%b %Y"), bcd=rng.randint(1, 28))
+    run.entity_id = "" if rng.random() < 0.02 else rng.choice(entities).id
+    return run
+
+
+def _process(run: BillRun, rng: random.Random, scheduled: bool = False) -> None:
+    """The run goes through processing: start, counts, end."""
+    run.executed = run.created if scheduled else run.created + timedelta(seconds=rng.randint(0, 1800))
+    run.started = run.executed + timedelta(seconds=rng.randint(0, 20))
+    run.accounts = 1 if run.target_type == "SingleAccount" else int(rng.lognormvariate(5, 1.3)) + 1
+    run.invoices = 0 if run.run_type == "CatchUp" else rng.randint(run.accounts - run.accounts // 10, run.accounts)
+    memos = rng.randint(0, run.accounts // 15) if run.run_type == "Regular" else 0
+    run.credit_memos = memos if run.credit_memos is not None else None
+    run.total_ms = int(rng.lognormvariate(10.5, 1.4)) + 800
+    run.ended = (run.started + timedelta(milliseconds=run.total_ms)).replace(microsecond=0)
+
+
+def advance(run: BillRun, rng: random.Random) -> BillRun:
+    """The same bill run, exported again later: one step further along the state machine, Updated Date later."""
+    later = run.updated + timedelta(hours=rng.randint(1, 72))
+    if run.status in ("Pending", "Paused"):
+        run.created = min(run.created, later)
+        _process(run, rng)
+        run.status = "Completed"
+    elif run.status == "Processing":
+        run.total_ms = int(rng.lognormvariate(10.5, 1.4)) + 800
+        run.ended = (run.started + timedelta(milliseconds=run.total_ms)).replace(microsecond=0)
+        run.status = "Completed"
+    elif run.status in ("Completed", "PostInProgress") and run.ended:
+        run.posted = max(run.ended, later - timedelta(minutes=5))
+        run.status = "Posted"
+    elif run.status == "CancelInProgress":
+        run.status = "Canceled"
+    elif run.status in ("Error", "Canceled"):
+        run.status = "RemoveInProgress"
+    elif run.status == "Posted":
+        run.name = run.name or "Reviewed"
+    stamps = [s for s in (run.created, run.executed, run.started, run.ended, run.posted) if s]
+    run.updated = max([later, *stamps]) + timedelta(seconds=1)
+    run.updated_by = run.created_by
+    return run
+
+
 def bill_run_rows(
     n: int,
     entities: list[Entity],
     users: list[str],
-    rng: random.Random,
+    seed: int,
     start: date = DEMO_START,
     months: int = DEMO_MONTHS,
-    first_number: int = 1,
+    indexes: Iterable[int] | None = None,
+    advanced: bool = False,
+    with_entity: dict[str, list[str]] | None = None,
 ) -> Iterator[list[str]]:
-    """Yield ``n`` bill-run export rows in creation order, values as Zuora writes them."""
-    t0 = datetime(start.year, start.month, start.day, tzinfo=TENANT_TZ).astimezone(UTC)
-    span = timedelta(days=round(months * 365.25 / 12)).total_seconds()
-    step = span / max(n, 1)
-    fields = [f.api if f.obj_api == "BillingRun" else "Entity.Id" for f in BILLING_RUN_EXPORT_FIELDS]
-    for i in range(n):
-        created = t0 + timedelta(seconds=int(i * step + rng.random() * step * 0.9))
-        local = created.astimezone(TENANT_TZ)
-        scheduled = rng.random() < 0.08  # scheduled runs start exactly at tenant midnight
-        if scheduled:
-            local = local.replace(hour=0, minute=0, second=0)
-            created = local.astimezone(UTC)
-        status = _weighted(rng, STATUS_WEIGHTS)
-        run_type = "CatchUp" if rng.random() < 0.07 and status not in ("Canceled", "CancelInProgress") else "Regular"
-        target_type = rng.choice(TARGET_TYPES)
-        target = local.date() + timedelta(days=rng.choice((0, 0, 0, 1, 7)))
-        invoice = target if rng.random() < 0.85 else local.date()
-        executed = started = ended = posted = None
-        total_ms = None
-        accounts = invoices = credit_memos = 0
-        error = ""
-        if status not in ("Pending", "Paused") and not (
-            status in ("Canceled", "CancelInProgress") and rng.random() < 0.4
-        ):
-            executed = created if scheduled else created + timedelta(seconds=rng.randint(0, 1800))
-            started = executed + timedelta(seconds=rng.randint(0, 20))
-            accounts = 1 if target_type == "SingleAccount" else int(rng.lognormvariate(5, 1.3)) + 1
-            invoices = 0 if run_type == "CatchUp" else rng.randint(max(0, accounts - accounts // 10), accounts)
-            credit_memos = rng.randint(0, accounts // 15) if run_type == "Regular" else 0
-            if status != "Processing":
-                total_ms = int(rng.lognormvariate(10.5, 1.4)) + 800
-                ended = started + timedelta(milliseconds=total_ms)
-                ended = ended.replace(microsecond=0)
-            else:
-                invoices = invoices // 2
-            if status == "Error":
-                error = rng.choice(ERROR_MESSAGES).format(acct=rng.randint(1, 99999), n=rng.randint(1, 40))
-                invoices = 0 if error.startswith("There are no") else invoices // 3
-                accounts = 0 if error.startswith("There are no") else accounts
-            reverted = status == "Completed" and rng.random() < 0.05  # posted, then an invoice went back to draft
-            reposting = status == "PostInProgress" and rng.random() < 0.2
-            if status == "Posted" or reverted or reposting:
-                posted = ended + timedelta(seconds=rng.randint(300, 3 * 86400))
-        if status in ("Pending", "Paused"):
-            accounts = invoices = credit_memos = 0
-        stamps = [s for s in (created, executed, started, ended, posted) if s]
-        updated = max(stamps) + timedelta(seconds=rng.randint(1, 600))
-        # Before 2025-02 the tenant had not enabled Invoice Settlement: Zuora leaves the count empty.
-        credit_memos_text = "" if local.date() < date(2025, 2, 1) else str(credit_memos)
-        status_text = status
-        if status in STATUS_UI_LABELS and rng.random() < 0.5:
-            status_text = STATUS_UI_LABELS[status]
-        name = ""
-        if rng.random() < 0.55:
-            name = rng.choice(RUN_NAMES).format(month=local.strftime("%b %Y"), bcd=rng.randint(1, 28))
-        entity_id = "" if rng.random() < 0.02 else rng.choice(entities).id
-        en_us = rng.random() < 0.1
-        values = {
-            "BillingRunNumber": f"BR-{first_number + i:08d}",
-            "BillingRunType": run_type,
-            "CreatedById": rng.choice(users),
-            "CreatedDate": zuora_datetime(created),
-            "EndDate": zuora_datetime(ended),
-            "ErrorMessage": error,
-            "ExecutedDate": zuora_datetime(executed),
-            "Id": hex_id(rng),
-            "InvoiceDate": zuora_date(invoice, en_us),
-            "Name": name,
-            "NumberOfAccounts": str(accounts),
-            "NumberOfCreditMemos": credit_memos_text,
-            "NumberOfInvoices": str(invoices),
-            "PostedDate": zuora_datetime(posted),
-            "StartDate": zuora_datetime(started),
-            "Status": status_text,
-            "TargetDate": zuora_date(target, en_us),
-            "TargetType": target_type,
-            "TotalTime": "" if total_ms is None else str(total_ms),
-            "UpdatedById": rng.choice(users),
-            "UpdatedDate": zuora_datetime(updated),
-            "Entity.Id": entity_id,
-        }
-        yield [guard(values[f]) for f in fields]
+    """Rows of the runs ``indexes`` (default: all ``n``) of a history of ``n`` runs, as Zuora writes them.
+
+    ``advanced``: each run as a later export carries it, one step further along the state machine with a later
+    Updated Date. ``with_entity``: the entity export row of each entity ID, appended to the run's row (the
+    combined file of the UI export).
+    """
+    for i in range(n) if indexes is None else indexes:
+        run = make_run(i, n, seed, entities, users, start, months)
+        if advanced:
+            run = advance(run, random.Random(seed * 7_000_003 + i))
+        row = run.export_row()
+        if with_entity is not None:
+            row = row[:-1] + with_entity.get(run.entity_id, [""] * len(ENTITY_FIELDS))
+        yield row
 
 
-def _progress(it: Iterator[list[str]], total: int, enabled: bool) -> Iterator[list[str]]:
-    if not enabled:
-        return it
+def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(it, total=total, unit=" rows", unit_scale=True, desc="bill runs", file=sys.stderr)
+    return tqdm(total=total, unit=" rows", unit_scale=True, desc="bill runs", file=sys.stderr, disable=not enabled)
+
+
+def _writer(path: Path, header: list[str], bom: bool = False):
+    fh = path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8")
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(header)
+    return fh, w
 
 
 def write_exports(
@@ -318,23 +410,75 @@ def write_exports(
     start: date = DEMO_START,
     months: int = DEMO_MONTHS,
     progress: bool = False,
-) -> tuple[Path, Path]:
-    """Write one Billing Run export and one Entity export into ``out_dir``; return their paths."""
+    files: int = 1,
+    overlap: float = 0.0,
+    combined: bool = False,
+) -> list[Path]:
+    """Write Zuora exports of ``bill_runs`` runs into ``out_dir`` and return their paths.
+
+    - By default one Billing Run export and one Entity export.
+    - ``files`` > 1 splits the runs over that many Billing Run exports in creation order; each file after the
+      first starts by re-exporting the last ``overlap`` share of the previous file's runs, one step further
+      along the state machine with a later Updated Date (as overlapping incremental exports do).
+    - ``combined``: instead, the one file Zuora's UI writes for the data source, Billing Run and Entity columns
+      side by side.
+    """
     rng = random.Random(seed)
     users = [hex_id(rng) for _ in range(6)]
     entities = make_entities(rng, users)
     out_dir.mkdir(parents=True, exist_ok=True)
-    entity_path, run_path = out_dir / ENTITY_FILE, out_dir / BILLING_RUN_FILE
-    with entity_path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(headers(ENTITY_FIELDS, header_style))
-        w.writerows(entity_rows(entities, users, rng))
-    with run_path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(headers(BILLING_RUN_EXPORT_FIELDS, header_style))
-        rows = bill_run_rows(bill_runs, entities, users, rng, start=start, months=months)
-        w.writerows(_progress(rows, bill_runs, progress))
-    return run_path, entity_path
+    entity_export = list(entity_rows(entities, users, rng))
+    kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "start": start, "months": months}
+    bar = _progress_bar(bill_runs + int(bill_runs * overlap), progress)
+    if combined:
+        path = out_dir / COMBINED_FILE
+        fh, w = _writer(path, headers(BILLING_RUN_FIELDS + ENTITY_FIELDS, header_style))
+        by_id = {row[[f.api for f in ENTITY_FIELDS].index("Id")]: row for row in entity_export}
+        with fh:
+            for row in bill_run_rows(**kw, with_entity=by_id):
+                w.writerow(row)
+                bar.update()
+        bar.close()
+        return [path]
+    paths = [out_dir / ENTITY_FILE]
+    fh, w = _writer(paths[0], headers(ENTITY_FIELDS, header_style))
+    with fh:
+        w.writerows(entity_export)
+    bounds = [round(bill_runs * k / files) for k in range(files + 1)]
+    for k in range(files):
+        path = out_dir / (BILLING_RUN_FILE if files == 1 else BILLING_RUN_FILE.replace(".csv", f"_{k + 1:03d}.csv"))
+        fh, w = _writer(path, headers(BILLING_RUN_EXPORT_FIELDS, header_style))
+        with fh:
+            if k:
+                again = range(bounds[k] - int((bounds[k] - bounds[k - 1]) * overlap), bounds[k])
+                for row in bill_run_rows(**kw, indexes=again, advanced=True):
+                    w.writerow(row)
+                    bar.update()
+            for row in bill_run_rows(**kw, indexes=range(bounds[k], bounds[k + 1])):
+                w.writerow(row)
+                bar.update()
+        paths.append(path)
+    bar.close()
+    return paths
+
+
+def write_reexport(
+    out_dir: Path, bill_runs: int, share: float, new_runs: int = 0, seed: int = 20240101,
+    header_style: str = "label", name: str = "zuora_billing_run_export_reexport.csv",
+) -> Path:  # fmt: skip
+    """An incremental re-export of a history written by ``write_exports`` with the same ``bill_runs`` and
+    ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs."""
+    rng = random.Random(seed)
+    users = [hex_id(rng) for _ in range(6)]
+    entities = make_entities(rng, users)
+    kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed}
+    path = out_dir / name
+    fh, w = _writer(path, headers(BILLING_RUN_EXPORT_FIELDS, header_style))
+    every = max(1, round(1 / share)) if share > 0 else bill_runs + 1
+    with fh:
+        w.writerows(bill_run_rows(**kw, indexes=range(0, bill_runs, every), advanced=True))
+        w.writerows(bill_run_rows(**kw, indexes=range(bill_runs, bill_runs + new_runs)))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,14 +493,27 @@ def main(argv: list[str] | None = None) -> int:
         help="label headers (Billing Run: Status) or API names (BillingRun.Status)",
     )
     p.add_argument("--months", type=int, default=DEMO_MONTHS, help="months of history (default 24)")
+    p.add_argument("--files", type=int, default=1, help="split the bill runs over this many exports (default 1)")
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=0.05,
+        help="with --files: share of the previous file's runs each file exports again, updated (default 0.05)",
+    )
+    p.add_argument(
+        "--combined", action="store_true", help="write the UI's one combined file (Billing Run + Entity columns)"
+    )
     p.add_argument("--progress", action="store_true", help="show a progress bar on standard error")
     args = p.parse_args(argv)
     if args.bill_runs < 0:
         p.error("--bill-runs must be 0 or more")
-    runs, entities = write_exports(
-        args.out_dir, args.bill_runs, args.seed, args.header_style, months=args.months, progress=args.progress
-    )
-    print(f"wrote {runs} ({args.bill_runs} bill runs) and {entities}")
+    if args.files < 1 or not 0 <= args.overlap <= 1:
+        p.error("--files must be 1 or more and --overlap between 0 and 1")
+    paths = write_exports(
+        args.out_dir, args.bill_runs, args.seed, args.header_style, months=args.months, progress=args.progress,
+        files=args.files, overlap=args.overlap if args.files > 1 else 0.0, combined=args.combined,
+    )  # fmt: skip
+    print(f"wrote {args.bill_runs} bill runs: " + ", ".join(str(p) for p in paths))
     return 0
 
 

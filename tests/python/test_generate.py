@@ -23,15 +23,15 @@ def runs(demo_exports):
 
 def test_embedded_seeds_are_the_generator_output(tmp_path):
     """The committed demo seeds are exactly what the generator writes: nobody typed them by hand."""
-    run_path, entity_path = write_exports(tmp_path)
+    entity_path, run_path = write_exports(tmp_path)
     assert run_path.read_bytes() == (ROOT / "seeds" / run_path.name).read_bytes()
     assert entity_path.read_bytes() == (ROOT / "seeds" / entity_path.name).read_bytes()
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    a = write_exports(tmp_path / "a", bill_runs=50, seed=1)[0].read_bytes()
-    b = write_exports(tmp_path / "b", bill_runs=50, seed=1)[0].read_bytes()
-    c = write_exports(tmp_path / "c", bill_runs=50, seed=2)[0].read_bytes()
+    a = write_exports(tmp_path / "a", bill_runs=50, seed=1)[1].read_bytes()
+    b = write_exports(tmp_path / "b", bill_runs=50, seed=1)[1].read_bytes()
+    c = write_exports(tmp_path / "c", bill_runs=50, seed=2)[1].read_bytes()
     assert a == b != c
 
 
@@ -40,7 +40,7 @@ def test_headers_are_zuora_labels_or_api_names(tmp_path, demo_exports):
     assert br_header == headers(BILLING_RUN_EXPORT_FIELDS)
     assert br_header[0] == "Billing Run: Billing Run Number" and br_header[-1] == "Entity: ID"
     assert en_header == headers(ENTITY_FIELDS)
-    run_path, _ = write_exports(tmp_path, bill_runs=3, header_style="api")
+    _, run_path = write_exports(tmp_path, bill_runs=3, header_style="api")
     header, _ = read_csv(run_path)
     assert header[0] == "BillingRun.BillingRunNumber" and header[-1] == "Entity.Id"
 
@@ -108,4 +108,4 @@ def test_cli_writes_the_requested_size(tmp_path, capsys):
     _, rows = read_csv(tmp_path / "zuora_billing_run_export.csv")
     assert len(rows) == 25
     assert min(r[BR + "Created Date"][:10] for r in rows) >= date(2024, 11, 1).isoformat()
-    assert "25 bill runs" in capsys.readouterr().out
+    assert "wrote 25 bill runs" in capsys.readouterr().out
