@@ -1,8 +1,22 @@
 with
 
-entities as (
+staged as (
 
     select * from {{ ref('stg_zuora__entities') }}
+
+),
+
+ranked as (
+
+    -- An entity exported several times (Entity exports, combined data-source files) is one entity: the latest
+    -- Updated Date wins, then the newest file, then the last row of that file.
+    select
+        *,
+        row_number() over (
+            partition by entity_id
+            order by entity_updated_at desc nulls last, _source_file_order desc, _source_row_number desc
+        ) as version_rank
+    from staged
 
 ),
 
@@ -31,7 +45,8 @@ final as (
         entity_created_by_id,
         entity_updated_by_id
 
-    from entities
+    from ranked
+    where version_rank = 1
 
 )
 

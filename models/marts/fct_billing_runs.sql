@@ -1,8 +1,51 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='billing_run_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
+{#- The Billing Run fields of one bill run, as staging types them (the entity's fields come from the dim). -#}
+{%- set run_columns = [
+    'billing_run_id', 'billing_run_number', 'billing_run_name', 'billing_run_type', 'target_type', 'status',
+    'target_date', 'invoice_date', 'created_at', 'executed_at', 'started_at', 'ended_at', 'posted_at',
+    'updated_at', 'created_by_id', 'updated_by_id', 'error_message', 'number_of_accounts',
+    'number_of_invoices', 'number_of_credit_memos', 'total_time_ms', 'entity_id'
+] -%}
+
 with
 
-billing_runs as (
+staged as (
 
     select * from {{ ref('stg_zuora__billing_runs') }}
+    {% if is_incremental() -%}
+        -- incremental: only the export files that are new since the last build
+        where _is_new_file
+    {%- endif %}
+
+),
+
+ranked as (
+
+    -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file,
+    -- then the last row of that file.
+    select
+        *,
+        row_number() over (
+            partition by billing_run_id
+            order by updated_at desc nulls last, _source_file_order desc, _source_row_number desc
+        ) as version_rank
+    from staged
+
+),
+
+latest as (
+
+    select {{ run_columns | join(', ') }}
+    from ranked
+    where version_rank = 1
 
 ),
 
@@ -11,6 +54,49 @@ entities as (
     select * from {{ ref('dim_zuora_entities') }}
 
 ),
+
+{% if is_incremental() -%}
+existing as (
+
+    select * from {{ this }}
+
+),
+
+changed_entities as (
+
+    -- entities whose fields changed since their bill runs were last written
+    select distinct existing.entity_id
+    from existing
+    inner join entities on existing.entity_id = entities.entity_id
+    where existing.entity_updated_at is distinct from entities.entity_updated_at
+
+),
+
+billing_runs as (
+
+    -- new versions win over what the mart holds only when they are not older
+    select latest.*
+    from latest
+    left join existing on latest.billing_run_id = existing.billing_run_id
+    where existing.billing_run_id is null or latest.updated_at >= existing.updated_at
+
+    union all
+
+    -- runs that did not change, but whose entity did: written again with the entity's new fields
+    select {% for column in run_columns %}existing.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from existing
+    inner join changed_entities on existing.entity_id = changed_entities.entity_id
+    left join latest on existing.billing_run_id = latest.billing_run_id
+    where latest.billing_run_id is null
+
+),
+{%- else -%}
+billing_runs as (
+
+    select * from latest
+
+),
+{%- endif %}
 
 joined as (
 

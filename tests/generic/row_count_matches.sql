@@ -1,17 +1,24 @@
 {#
-  row_count_matches: the model has exactly as many rows as `compare_model`; a model-level test used to
-  reconcile one layer with the next (fct_billing_runs against stg_zuora__billing_runs). It returns one row,
-  with both counts, when they differ.
+  row_count_matches: the model has exactly as many rows as `compare_model` (or, with
+  `compare_distinct_column`, as that column has distinct values in `compare_model`). A model-level test used to
+  reconcile one layer with the next: fct_billing_runs holds one row per distinct bill run of staging.
+  It returns one row, with both counts, when they differ.
   Its failing case: tests/python/test_data_tests_fail.py.
 #}
-{% test row_count_matches(model, compare_model) %}
+{% test row_count_matches(model, compare_model, compare_distinct_column=none) %}
 
 with
 
 counts as (
     select
         (select count(*) from {{ model }}) as model_rows,
-        (select count(*) from {{ compare_model }}) as compare_model_rows
+        (
+            select
+                {%- if compare_distinct_column %} count(distinct {{ compare_distinct_column }})
+                {%- else %} count(*)
+                {%- endif %}
+            from {{ compare_model }}
+        ) as compare_model_rows
 )
 
 select *

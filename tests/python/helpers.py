@@ -71,3 +71,29 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None
         writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS`` as a user would."""
+    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+    full_env.pop("ZUORA_EXPORT_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def mart_rows(warehouse: Path, model: str = "fct_billing_runs") -> list[tuple]:
+    key = "billing_run_id" if model == "fct_billing_runs" else "entity_id"
+    return query(warehouse / "zuora.duckdb", f"select * from marts.{model} order by {key}")

@@ -54,7 +54,7 @@ BREAKAGES: dict[str, dict[str, str]] = {
 EXPECTED: dict[str, tuple[str, str, int]] = {
     "id_not_lowercase_hex": ("matches_pattern_stg_zuora__billing_runs_billing_run_id___0_9a_f_32_", "fail", 1),
     "number_malformed": ("matches_pattern_stg_zuora__billing_runs_billing_run_number__BR_0_9_8_", "fail", 1),
-    "number_duplicated": ("unique_stg_zuora__billing_runs_billing_run_number", "fail", 1),
+    "number_duplicated": ("unique_fct_billing_runs_billing_run_number", "fail", 1),
     "negative_accounts": ("value_between_stg_zuora__billing_runs_number_of_accounts__0", "fail", 1),
     "pending_with_start": ("null_when_stg_zuora__billing_runs_started_at__status_in_Pending_Paused_", "fail", 1),
     "end_before_start": ("not_after_stg_zuora__billing_runs_started_at__ended_at", "fail", 1),
@@ -72,7 +72,7 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
 }
 
 # Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
-RECONCILIATION_ANCHOR = "            compare_model: ref('stg_zuora__billing_runs')\n"
+RECONCILIATION_ANCHOR = "            compare_distinct_column: billing_run_id\n"
 RECONCILIATION_FIXTURE = """      - row_count_matches:
           arguments:
             compare_model: ref('stg_zuora__entities')

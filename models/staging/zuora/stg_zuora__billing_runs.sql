@@ -39,7 +39,13 @@ renamed as (
         "Billing Run: Start Date" as started_at,
         "Billing Run: End Date" as ended_at,
         "Billing Run: Posted Date" as posted_at,
-        "Billing Run: Updated Date" as updated_at
+        "Billing Run: Updated Date" as updated_at,
+
+        ---------- lineage: which file and row of the export this is
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
 
     from source
 
@@ -78,7 +84,13 @@ cleaned as (
         {{ zuora_parse_timestamp_utc('started_at') }} as started_at,
         {{ zuora_parse_timestamp_utc('ended_at') }} as ended_at,
         {{ zuora_parse_timestamp_utc('posted_at') }} as posted_at,
-        {{ zuora_parse_timestamp_utc('updated_at') }} as updated_at
+        {{ zuora_parse_timestamp_utc('updated_at') }} as updated_at,
+
+        ---------- lineage
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
 
     from renamed
 

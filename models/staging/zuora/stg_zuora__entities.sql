@@ -27,7 +27,13 @@ renamed as (
 
         ---------- timestamps
         "Entity: Created Date" as entity_created_at,
-        "Entity: Updated Date" as entity_updated_at
+        "Entity: Updated Date" as entity_updated_at,
+
+        ---------- lineage: which file and row of the export this is
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
 
     from source
 
@@ -54,7 +60,13 @@ cleaned as (
 
         ---------- timestamps (UTC)
         {{ zuora_parse_timestamp_utc('entity_created_at') }} as entity_created_at,
-        {{ zuora_parse_timestamp_utc('entity_updated_at') }} as entity_updated_at
+        {{ zuora_parse_timestamp_utc('entity_updated_at') }} as entity_updated_at,
+
+        ---------- lineage
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
 
     from renamed
 

@@ -1,0 +1,161 @@
+"""Real-export mode: every file variant Zuora (or a user) produces builds the right warehouse.
+
+Each test writes a small folder of exports with the generator, builds it with ``python -m zuora_wh build``
+into a throw-away warehouse, and checks the published mart.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import mart_rows, query, read_csv, write_csv, zuora_wh
+
+from zuora_wh.generate import write_exports, write_reexport
+
+RUNS = 300
+
+
+def build(export_dir: Path, warehouse: Path, *extra: str):
+    result = zuora_wh("build", "--export-dir", str(export_dir), *extra, warehouse=warehouse)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The mart built from one plain label-header export: what every variant must equal."""
+    root = tmp_path_factory.mktemp("reference")
+    write_exports(root / "exports", bill_runs=RUNS)
+    build(root / "exports", root / "warehouse")
+    return mart_rows(root / "warehouse"), mart_rows(root / "warehouse", "dim_zuora_entities")
+
+
+def test_reference_holds_every_bill_run(reference):
+    runs, entities = reference
+    assert len(runs) == RUNS and len(entities) == 4
+
+
+def test_api_name_headers(tmp_path, reference):
+    write_exports(tmp_path / "exports", bill_runs=RUNS, header_style="api")
+    build(tmp_path / "exports", tmp_path / "wh")
+    assert mart_rows(tmp_path / "wh") == reference[0]
+
+
+def test_byte_order_mark_and_zip(tmp_path, reference):
+    src = tmp_path / "plain"
+    entity_path, run_path = write_exports(src, bill_runs=RUNS)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / entity_path.name).write_bytes(b"\xef\xbb\xbf" + entity_path.read_bytes())
+    with zipfile.ZipFile(exports / "billing_runs.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("export/" + run_path.name, b"\xef\xbb\xbf" + run_path.read_bytes())
+    build(exports, tmp_path / "wh")
+    assert mart_rows(tmp_path / "wh") == reference[0]
+    files = query(tmp_path / "wh" / "zuora.duckdb", "select file, kind from raw.export_files order by file")
+    assert [kind for _, kind in files] == ["billing_run", "entity"]
+    assert files[0][0].endswith("billing_runs.zip!export/zuora_billing_run_export.csv")
+
+
+def test_combined_ui_file_alone_builds_the_warehouse(tmp_path, reference):
+    write_exports(tmp_path / "exports", bill_runs=RUNS, combined=True)
+    build(tmp_path / "exports", tmp_path / "wh")
+    assert mart_rows(tmp_path / "wh") == reference[0]
+    # Entities come from the combined file: the four entities the runs reference.
+    assert mart_rows(tmp_path / "wh", "dim_zuora_entities") == reference[1]
+
+
+def test_overlapping_reexports_latest_updated_date_wins(tmp_path, reference):
+    paths = write_exports(tmp_path / "exports", bill_runs=RUNS, files=3, overlap=0.3)
+    build(tmp_path / "exports", tmp_path / "wh")
+    runs = mart_rows(tmp_path / "wh")
+    assert len(runs) == RUNS
+    staged = query(tmp_path / "wh" / "zuora.duckdb", "select count(*) from staging.stg_zuora__billing_runs")[0][0]
+    assert staged > RUNS, "the re-exported rows are staged, then collapse to one per bill run"
+    by_id = {r[0]: r for r in runs}
+    again = read_csv(paths[2])[1][0]  # first row of file 2: a re-export of a run of file 1
+    winner = by_id[again["Billing Run: ID"]]
+    # The winner is the re-exported version: later than the run's only version in the reference build.
+    ref = {r[0]: r for r in reference[0]}
+    assert winner[13] > ref[winner[0]][13]  # updated_at
+
+
+def test_tie_on_updated_date_newest_file_wins(tmp_path):
+    exports = tmp_path / "exports"
+    _, run_path = write_exports(exports, bill_runs=20)
+    header, rows = read_csv(run_path)
+    changed = [dict(r, **{"Billing Run: Name": "from the newer file"}) for r in rows[:3]]
+    newer = exports / "later_export.csv"
+    write_csv(newer, header, changed)
+    stat = run_path.stat()
+    os.utime(newer, (stat.st_atime + 60, stat.st_mtime + 60))
+    build(exports, tmp_path / "wh")
+    names = dict(
+        query(tmp_path / "wh" / "zuora.duckdb", "select billing_run_id, billing_run_name from marts.fct_billing_runs")
+    )
+    assert all(names[r["Billing Run: ID"]] == "from the newer file" for r in rows[:3])
+
+
+def test_missing_optional_columns_become_nulls(tmp_path):
+    exports = tmp_path / "exports"
+    entity_path, run_path = write_exports(exports, bill_runs=40)
+    entity_path.unlink()  # no Multi-entity: no Entity export at all
+    header, rows = read_csv(run_path)
+    dropped = ("Billing Run: Number of Credit Memos", "Entity: ID")
+    keep = [h for h in header if h not in dropped]
+    write_csv(run_path, keep, [{h: r[h] for h in keep} for r in rows])
+    build(exports, tmp_path / "wh")
+    db = tmp_path / "wh" / "zuora.duckdb"
+    assert query(
+        db, "select count(*), count(number_of_credit_memos), count(entity_id) from marts.fct_billing_runs"
+    ) == [(40, 0, 0)]
+    assert query(db, "select count(*) from marts.dim_zuora_entities") == [(0,)]
+
+
+def test_extra_columns_are_ignored_and_named(tmp_path):
+    exports = tmp_path / "exports"
+    _, run_path = write_exports(exports, bill_runs=30)
+    header, rows = read_csv(run_path)
+    write_csv(
+        run_path,
+        [*header, "Account: Name", "Custom__c"],
+        [dict(r, **{"Account: Name": "x", "Custom__c": "y"}) for r in rows],
+    )
+    result = build(exports, tmp_path / "wh")
+    assert (
+        "ignoring columns that are not fields of the Billing Run data source: 'Account: Name', 'Custom__c'"
+        in result.stderr
+    )
+    assert len(mart_rows(tmp_path / "wh")) == 30
+
+
+def test_incremental_after_a_reexport_equals_a_full_refresh(tmp_path):
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
+    build(exports, tmp_path / "incremental")
+    reexport = write_reexport(exports, RUNS, share=0.1, new_runs=15)
+    # The entity export is re-exported too, with one entity renamed: its runs must follow.
+    entity_file = exports / "zuora_entity_export.csv"
+    header, rows = read_csv(entity_file)
+    rows[1]["Entity: Display Name"] = "Acme Inc. (renamed)"
+    rows[1]["Entity: Updated Date"] = "2026-11-01T10:00:00-07:00"
+    write_csv(entity_file, header, rows)
+    result = build(exports, tmp_path / "incremental")
+    assert "2 new since the last build" in result.stdout
+    build(exports, tmp_path / "full", "--full-refresh")
+    incremental, full = mart_rows(tmp_path / "incremental"), mart_rows(tmp_path / "full")
+    assert len(full) == RUNS + 15
+    assert incremental == full
+    assert any(r[23] == "Acme Inc. (renamed)" for r in incremental)
+    assert reexport.exists()
+
+
+def test_without_export_dir_the_demo_is_used(tmp_path):
+    result = zuora_wh("build", warehouse=tmp_path / "wh")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(mart_rows(tmp_path / "wh")) == 720
+    with (Path(__file__).parents[2] / "seeds" / "zuora_billing_run_export.csv").open() as fh:
+        assert sum(1 for _ in csv.reader(fh)) == 721

@@ -1,0 +1,3 @@
+from zuora_wh.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Placeholder: the export command is added with the BI issue."""
+
+
+def add_parser(sub) -> None:
+    return None
