@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= warehouse/zuora.duckdb
 
-.PHONY: setup build test dbt-test pytest lint format docs demo-data clean
+.PHONY: setup build test dbt-test pytest lint format docs demo-data bench clean
 
 setup: $(VENV)/.installed
 
@@ -17,17 +17,18 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# Builds from $$ZUORA_EXPORT_DIR when it is set, else from the embedded demo; publishes only a passing build.
 build: setup
-	ZUORA_DUCKDB_PATH=$(WAREHOUSE) $(BIN)/dbt build
+	$(BIN)/python -m zuora_wh build
 	@echo
 	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
-	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(WAREHOUSE)', read_only=True).sql('select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc'))\""
+	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
 
 test: setup dbt-test pytest lint
 
 # dbt build against a throw-away database, so tests never touch the warehouse users read.
 dbt-test: setup
-	rm -f target/test.duckdb
+	mkdir -p target && rm -f target/test.duckdb
 	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/dbt build
 
 pytest: setup
@@ -49,6 +50,10 @@ docs: setup
 # Re-write the embedded demo exports (deterministic: the same files every time).
 demo-data: setup
 	$(BIN)/python -m zuora_wh.generate --out-dir seeds
+
+# Scale benchmark (a script, not a test): 1M and 10M bill runs against a plain-DuckDB baseline.
+bench: setup
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf target logs $(VENV)
