@@ -45,6 +45,10 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
         "ZUORA_EXPORT_DIR": "" if export_dir is None else str(export_dir),
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
+        # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
+        # the tests, never share a target folder.
+        "DBT_TARGET_PATH": str(build_db.parent / "target"),
+        "DBT_LOG_PATH": str(build_db.parent / "logs"),
     }
     dbt = Path(sys.executable).parent / "dbt"
     return subprocess.run([str(dbt), *dbt_args], cwd=ROOT, env=env, check=False).returncode
