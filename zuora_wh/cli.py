@@ -62,7 +62,8 @@ def cmd_build(args) -> int:
     with build_lock(warehouse_dir):
         started = time.monotonic()
         if export_dir is not None:
-            files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped")
+            known = frozenset() if args.full_refresh else exports.loaded_files(build_db)
+            files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
             for warning in exports.warnings(files):
                 print(f"warning: {warning}", file=sys.stderr)
             with duckdb.connect(str(build_db)) as con:

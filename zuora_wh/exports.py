@@ -141,9 +141,18 @@ def _check_text(path: Path, name: str) -> str:
     return tail
 
 
-def inspect(path: Path, name: str) -> ExportFile:
-    """Check one CSV file and classify it by its header. Raises ExportError on a file-level problem."""
-    tail = _check_text(path, name)
+def fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def inspect(path: Path, name: str, known: frozenset[tuple[str, str]] = frozenset()) -> ExportFile:
+    """Check one CSV file and classify it by its header. Raises ExportError on a file-level problem.
+
+    A file already loaded by a successful build, unchanged since (in ``known``), is not read through again.
+    """
+    print_ = fingerprint(path)
+    tail = "\n" if (name, print_) in known else _check_text(path, name)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         try:
             header = next(csv.reader(fh))
@@ -181,8 +190,7 @@ def inspect(path: Path, name: str) -> ExportFile:
         names = ", ".join(f"{f.header_label} ({f.header_api})" for f in missing)
         raise ExportError(f"{name}: a required column is missing: {names}")
     _check_last_line(tail, len(header), name)
-    stat = path.stat()
-    ef.fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}"
+    ef.fingerprint = print_
     return ef
 
 
@@ -202,7 +210,29 @@ def _check_last_line(tail: str, width: int, name: str) -> None:
         )
 
 
-def prepare(export_dir: Path, cache_dir: Path) -> list[ExportFile]:
+def loaded_files(db_path: Path) -> frozenset[tuple[str, str]]:
+    """(file, fingerprint) of every file the last successful build into ``db_path`` loaded."""
+    if not db_path.exists():
+        return frozenset()
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return frozenset(loaded_files_of(con))
+
+
+def loaded_files_of(con) -> set[tuple[str, str]]:
+    has_state = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'export_files_loaded'"
+    ).fetchone()[0]
+    return (
+        {tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall()}
+        if has_state
+        else set()
+    )
+
+
+def prepare(export_dir: Path, cache_dir: Path, known: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
     """Every export file of ``export_dir``, checked and classified, oldest first.
 
     Order decides which version of a row wins a tie on Updated Date: files are ordered by modification time,
@@ -215,7 +245,7 @@ def prepare(export_dir: Path, cache_dir: Path) -> list[ExportFile]:
         else:
             csvs.append((p, str(p), p.stat().st_mtime))
     csvs.sort(key=lambda t: (t[2], t[1]))
-    files = [inspect(path, name) for path, name, _ in csvs]
+    files = [inspect(path, name, known) for path, name, _ in csvs]
     for i, ef in enumerate(files, start=1):
         ef.order = i
     return files
@@ -271,13 +301,7 @@ def register(con, files: list[ExportFile], full_refresh: bool = False) -> list[E
     """Create the raw views over ``files`` in the DuckDB connection ``con``; return the files new since the
     last successful build (all of them on a first build or with ``full_refresh``)."""
     con.execute("create schema if not exists raw")
-    loaded = set()
-    has_state = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'export_files_loaded'"
-    ).fetchone()[0]
-    if has_state and not full_refresh:
-        loaded = {tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall()}
+    loaded = set() if full_refresh else loaded_files_of(con)
     new = [ef for ef in files if (ef.display_name, ef.fingerprint) not in loaded]
     new_names = {ef.display_name for ef in new}
     runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns}, BILLING_RUN_LABELS, new_names)

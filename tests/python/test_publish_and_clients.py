@@ -1,0 +1,205 @@
+"""Safe publishing and real clients: BI tools read while dbt builds, and a failed build publishes nothing.
+
+Real processes throughout, no mock of DuckDB: a reader process holds the served file open read-only (as a BI
+tool does) while ``make build`` runs; SQLAlchemy with duckdb-engine (Superset's driver), the DuckDB command-line
+client and polars read what was published; the export command round-trips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy
+from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
+
+from zuora_wh.generate import write_exports
+
+BIN = Path(sys.executable).parent
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory):
+    """The demo warehouse, built and published by ``make build`` into a folder of its own."""
+    warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
+    result = subprocess.run(
+        ["make", "build"], cwd=ROOT, env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(warehouse)},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "The warehouse is" in result.stdout
+    return warehouse
+
+
+READER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    ok = failed = 0
+    counts = set()
+    print("ready", flush=True)
+    deadline = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < deadline:
+        try:
+            counts.add(con.execute("select count(*) from marts.fct_billing_runs").fetchone()[0])
+            ok += 1
+        except Exception as e:
+            failed += 1
+            print("failed:", e, flush=True)
+        time.sleep(0.02)
+    print("done", ok, failed, sorted(counts), flush=True)
+    """
+)
+
+
+def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, demo_warehouse):
+    served = demo_warehouse / "zuora.duckdb"
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=150)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(served), "60"], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "ready"
+    result = subprocess.run(
+        ["make", "build"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # A new connection sees the new data while the old reader still runs.
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(150,)]
+    assert reader.poll() is None, "the reader ended before the build did"
+    reader.terminate()
+    out = reader.communicate(timeout=30)[0]
+    assert "failed:" not in out
+    # Rebuild the demo for the other tests of this module.
+    assert zuora_wh("build", warehouse=demo_warehouse).returncode == 0
+
+
+def test_reader_loop_reports_success(tmp_path, demo_warehouse):
+    """The reader script itself works: it counts successful queries and the row count it saw."""
+    out = subprocess.run(
+        [sys.executable, "-c", READER, str(demo_warehouse / "zuora.duckdb"), "0.3"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert out.splitlines()[-1].startswith("done") and out.splitlines()[-1].endswith("0 [720]")
+
+
+def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_warehouse):
+    served = demo_warehouse / "zuora.duckdb"
+    parquet = demo_warehouse / "parquet" / "fct_billing_runs.parquet"
+    before = digest(served), digest(parquet)
+    exports = tmp_path / "exports"
+    _, run_path = write_exports(exports, bill_runs=40)
+    header, rows = read_csv(run_path)
+    rows[5]["Billing Run: Status"] = "Archived"  # no such status: an error-severity test fails
+    write_csv(run_path, header, rows)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=demo_warehouse)
+    assert result.returncode != 0
+    assert "nothing was published" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (digest(served), digest(parquet)) == before
+
+
+def test_broken_export_file_is_a_clear_error_and_publishes_nothing(tmp_path, demo_warehouse):
+    served = demo_warehouse / "zuora.duckdb"
+    before = digest(served)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "billing_runs.csv").write_bytes(b"")
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=demo_warehouse)
+    assert result.returncode == 2
+    message = "the file is empty (0 bytes); a valid export has at least its header line"
+    assert result.stderr.strip() == f"error: {exports / 'billing_runs.csv'}: {message}"
+    assert digest(served) == before
+
+
+def test_served_file_is_in_an_old_storage_format(demo_warehouse):
+    served = demo_warehouse / "zuora.duckdb"
+    # DuckDB's storage header: version number 64 is the format every DuckDB from 0.10/1.0 on reads.
+    header = served.read_bytes()[:4096]
+    assert header[8:12] == b"DUCK"
+    assert int.from_bytes(header[12:20], "little") == 64
+
+
+def test_sqlalchemy_duckdb_engine_reads_the_mart(demo_warehouse):
+    engine = sqlalchemy.create_engine(f"duckdb:///{demo_warehouse / 'zuora.duckdb'}", connect_args={"read_only": True})
+    with engine.connect() as con:
+        count = con.execute(sqlalchemy.text("select count(*) from marts.fct_billing_runs")).scalar_one()
+        statuses = con.execute(sqlalchemy.text("select distinct status from marts.fct_billing_runs")).scalars()
+        statuses = statuses.all()
+    engine.dispose()
+    assert count == 720 and "Posted" in statuses
+
+
+def test_duckdb_cli_reads_the_mart(demo_warehouse):
+    out = subprocess.run(
+        [str(BIN / "duckdb"), "-readonly", "-csv", str(demo_warehouse / "zuora.duckdb"),
+         "select count(*) as n from marts.fct_billing_runs"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert out.split() == ["n", "720"]
+
+
+def test_polars_reads_the_parquet_files(demo_warehouse):
+    fct = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet")
+    dim = pl.read_parquet(demo_warehouse / "parquet" / "dim_zuora_entities.parquet")
+    assert fct.height == 720 and dim.height == 4
+    assert fct.columns[:3] == ["billing_run_id", "billing_run_number", "billing_run_name"]
+    assert fct.height == query(demo_warehouse / "zuora.duckdb", "select count(*) from marts.fct_billing_runs")[0][0]
+
+
+def test_empty_mart_publishes_parquet_without_a_phantom_row(tmp_path):
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=0)
+    build = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
+    assert build.returncode == 0, build.stderr[-3000:]
+    fct = pl.read_parquet(tmp_path / "wh" / "parquet" / "fct_billing_runs.parquet")
+    assert fct.height == 0 and "billing_run_id" in fct.columns
+
+
+def test_export_round_trips_as_a_real_export(tmp_path, demo_warehouse):
+    out = tmp_path / "exports" / "billing_run_data_source.csv"
+    result = zuora_wh("export", "--out", str(out), warehouse=demo_warehouse)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 720 bill runs" in result.stderr
+    header, rows = read_csv(out)
+    assert header[0] == "Billing Run: Billing Run Number" and header[-1] == "Entity: Updated Date"
+    assert any(r["Billing Run: Error Message"].startswith("'=") for r in rows), "formula guard"
+    rebuilt = zuora_wh("build", "--export-dir", str(out.parent), warehouse=tmp_path / "wh")
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert mart_rows(tmp_path / "wh") == mart_rows(demo_warehouse)
+    assert mart_rows(tmp_path / "wh", "dim_zuora_entities") == mart_rows(demo_warehouse, "dim_zuora_entities")
+
+
+def test_export_filters_and_snake_case_parquet(tmp_path, demo_warehouse):
+    out = tmp_path / "q1.parquet"
+    result = zuora_wh(
+        "export", "--out", str(out), "--headers", "names", "--date-field", "target_date",
+        "--from", "2025-01-01", "--to", "2025-03-31", "--status", "posted", "--status", "Post in progress",
+        "--entity", "Global", warehouse=demo_warehouse,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    df = pl.read_parquet(out)
+    expected = query(
+        demo_warehouse / "zuora.duckdb",
+        "select count(*) from marts.fct_billing_runs where target_date between '2025-01-01' and '2025-03-31' "
+        "and status in ('Posted', 'PostInProgress') and entity_name = 'Global'",
+    )[0][0]
+    assert df.height == expected > 0
+    assert set(df["status"].unique()) <= {"Posted", "PostInProgress"} and set(df["entity_name"]) == {"Global"}
+    assert df["target_date"].min().isoformat() >= "2025-01-01" and df["target_date"].max().isoformat() <= "2025-03-31"
+
+
+def test_export_rejects_an_unknown_status(tmp_path, demo_warehouse):
+    result = zuora_wh("export", "--out", str(tmp_path / "x.csv"), "--status", "Archived",
+                      warehouse=demo_warehouse)  # fmt: skip
+    assert result.returncode != 0 and "unknown status 'Archived'" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
