@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= warehouse/zuora.duckdb
 
-.PHONY: setup build test dbt-test pytest lint format docs demo-data bench clean
+.PHONY: setup build test dbt-test pytest lint format docs demo-data bench report clean
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,10 @@ docs: setup
 # Re-write the embedded demo exports (deterministic: the same files every time).
 demo-data: setup
 	$(BIN)/python -m zuora_wh.generate --out-dir seeds
+
+# The summary of the published build: files read, rows loaded, rejected by reason, superseded.
+report: setup
+	$(BIN)/python -m zuora_wh report
 
 # Scale benchmark (a script, not a test): 1M and 10M bill runs against a plain-DuckDB baseline.
 bench: setup

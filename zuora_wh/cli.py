@@ -3,6 +3,7 @@
     build     check the exports (ZUORA_EXPORT_DIR, or the embedded demo), dbt build into the build file,
               and publish the result only if the build and every error-severity test passed
     publish   publish the last build again (the served DuckDB file and the Parquet files)
+    report    the summary of the published build: files read, rows loaded, rejected by reason, superseded
     export    write the billing-run data-source view to CSV or Parquet (see ``export --help``)
 
 Errors about the input are one line naming the file and the problem, with exit code 2; a failed dbt build
@@ -23,6 +24,7 @@ import duckdb
 
 from zuora_wh import exports
 from zuora_wh.publish import build_lock, publish
+from zuora_wh.report import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
@@ -81,6 +83,7 @@ def cmd_build(args) -> int:
         if export_dir is not None:
             with duckdb.connect(str(build_db)) as con:
                 exports.mark_loaded(con)
+        print(summary(build_db))
         if args.no_publish:
             print(f"built {build_db} (not published)")
             return 0
@@ -104,6 +107,15 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    db = Path(args.warehouse_dir) / DB_NAME
+    if not db.exists():
+        print(f"error: no warehouse at {db}: run 'make build' first", file=sys.stderr)
+        return 2
+    print(summary(db))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m zuora_wh", description=__doc__.split("\n\n")[0])
     p.add_argument("--warehouse-dir", default=os.environ.get("ZUORA_WAREHOUSE_DIR", str(ROOT / "warehouse")))
@@ -121,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="publish the last build again")
     pub.add_argument("--export-dir", default=os.environ.get("ZUORA_EXPORT_DIR") or None)
     pub.set_defaults(func=cmd_publish)
+    rep = sub.add_parser("report", help="the summary of the published build: files, rows loaded, rejected, superseded")
+    rep.set_defaults(func=cmd_report)
     from zuora_wh.export import add_parser as add_export_parser
 
     add_export_parser(sub)

@@ -5,10 +5,7 @@
   status is kept as written, so that the accepted-values test names it instead of it turning into null.
 #}
 {% macro zuora_normalize_status(expr) -%}
-    {{ zuora_normalize_enum(expr, [
-        'Pending', 'Processing', 'Completed', 'Error', 'Canceled', 'Posted',
-        'PostInProgress', 'CancelInProgress', 'RemoveInProgress', 'Paused'
-    ]) }}
+    {{ zuora_normalize_enum(expr, zuora_status_values()) }}
 {%- endmacro %}
 
 {# Billing Run Type: 'Regular' or 'CatchUp' ('Catch Up', 'catchup' and the like are the same value). #}

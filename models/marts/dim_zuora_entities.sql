@@ -2,7 +2,9 @@ with
 
 staged as (
 
+    -- accepted rows only: rejected ones are in entity_rejects
     select * from {{ ref('stg_zuora__entities') }}
+    where not {{ zuora_is_rejected('_reject_reasons') }}
 
 ),
 
@@ -43,7 +45,11 @@ final as (
 
         ----------  ids of users
         entity_created_by_id,
-        entity_updated_by_id
+        entity_updated_by_id,
+
+        ---------- lineage: the export file and row this version of the entity came from
+        _source_file,
+        _source_row_number
 
     from ranked
     where version_rank = 1

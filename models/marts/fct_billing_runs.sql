@@ -12,18 +12,22 @@
     'billing_run_id', 'billing_run_number', 'billing_run_name', 'billing_run_type', 'target_type', 'status',
     'target_date', 'invoice_date', 'created_at', 'executed_at', 'started_at', 'ended_at', 'posted_at',
     'updated_at', 'created_by_id', 'updated_by_id', 'error_message', 'number_of_accounts',
-    'number_of_invoices', 'number_of_credit_memos', 'total_time_ms', 'entity_id'
+    'number_of_invoices', 'number_of_credit_memos', 'total_time_ms', 'entity_id', '_source_file',
+    '_source_row_number'
 ] -%}
 
 with
 
 staged as (
 
-    select * from {{ ref('stg_zuora__billing_runs') }}
-    {% if is_incremental() -%}
-        -- incremental: only the export files that are new since the last build
-        where _is_new_file
-    {%- endif %}
+    -- accepted rows only: rejected ones are in billing_run_rejects
+    select * from {{ ref('int_zuora__billing_run_versions') }}
+    where
+        not {{ zuora_is_rejected('_reject_reasons') }}
+        {% if is_incremental() -%}
+            -- incremental: only the rows of the files parsed by this build
+            and _loaded_by_invocation = '{{ invocation_id }}'
+        {%- endif %}
 
 ),
 
@@ -150,7 +154,12 @@ joined as (
         / nullif(billing_runs.number_of_accounts, 0) as invoices_per_account,
         billing_runs.status = 'Error' as is_failed,
         billing_runs.status = 'Posted' as is_posted,
-        billing_runs.status in ('Completed', 'Error', 'Canceled', 'Posted') as is_terminal
+        billing_runs.status in ('Completed', 'Error', 'Canceled', 'Posted') as is_terminal,
+        coalesce(billing_runs.entity_id is not null and entities.entity_id is null, false) as has_unknown_entity,
+
+        ---------- lineage: the export file and row this version of the bill run came from
+        billing_runs._source_file,
+        billing_runs._source_row_number
 
     from billing_runs
     left join entities

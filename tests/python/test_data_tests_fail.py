@@ -1,9 +1,10 @@
 """Every kind of check in the project, shown failing on bad data.
 
 One throw-away copy of the project is built from the demo exports with one broken row per rule (the rows
-below). `dbt seed`, `dbt run` and `dbt test` run separately so that every test runs, then each test's outcome
-is read from run_results.json: each rule is its own pytest case, naming the dbt test that must catch it and
-how many rows it must report.
+below), with the quarantine turned off so that the broken rows reach the marts (with it on, they are
+quarantined instead: tests/python/test_bad_input.py). `dbt seed`, `dbt run` and `dbt test` run separately so
+that every test runs, then each test's outcome is read from run_results.json: each rule is its own pytest
+case, naming the dbt test that must catch it and how many rows it must report.
 """
 
 from __future__ import annotations
@@ -100,10 +101,12 @@ def broken_build(tmp_path_factory, demo_exports):
     text = marts_yml.read_text()
     assert RECONCILIATION_ANCHOR in text
     marts_yml.write_text(text.replace(RECONCILIATION_ANCHOR, RECONCILIATION_ANCHOR + RECONCILIATION_FIXTURE, 1))
-    for step in (("seed",), ("run",)):
+    # The quarantine would keep these rows out of the marts; turned off, the data tests show what they catch.
+    no_quarantine = ("--vars", "{zuora_quarantine: false}")
+    for step in (("seed",), ("run", *no_quarantine)):
         run = run_dbt(project, *step)
         assert run.returncode == 0, run.output
-    run = run_dbt(project, "test")
+    run = run_dbt(project, "test", *no_quarantine)
     assert run.returncode != 0, "dbt test passed on broken data"
     return run.results()
 

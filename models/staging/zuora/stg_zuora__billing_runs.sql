@@ -1,3 +1,10 @@
+{%- set raw_columns = [
+    'billing_run_id', 'billing_run_number', 'entity_id', 'created_by_id', 'updated_by_id', 'billing_run_name',
+    'billing_run_type', 'target_type', 'status', 'error_message', 'number_of_accounts', 'number_of_invoices',
+    'number_of_credit_memos', 'total_time_ms', 'target_date', 'invoice_date', 'created_at', 'executed_at',
+    'started_at', 'ended_at', 'posted_at', 'updated_at'
+] -%}
+
 with
 
 source as (
@@ -90,10 +97,98 @@ cleaned as (
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file
+        _is_new_file,
+
+        ---------- the row as written, for the quarantine
+        {{ zuora_struct(raw_columns) }} as _raw
 
     from renamed
 
+),
+
+checked as (
+
+    -- Row-level checks: each failed check adds its reason code (the codes are documented in
+    -- _zuora__docs.md, doc block reject_reasons). Values that could be cleaned were cleaned above.
+    select
+        *,
+        concat_ws(
+            ',',
+            case
+                when billing_run_id is null then 'missing_id'
+                when not {{ zuora_regexp_full_match('billing_run_id', '[0-9a-f]{32}') }} then 'malformed_id'
+            end,
+            case
+                when
+                    billing_run_number is null
+                    or not {{ zuora_regexp_full_match('billing_run_number', 'BR-[0-9]{8}') }}
+                    then 'malformed_billing_run_number'
+            end,
+            case
+                when status is null then 'missing_status'
+                when status not in ({{ zuora_quoted_list(zuora_status_values()) }}) then 'unknown_status'
+            end,
+            case
+                when billing_run_type is null then 'missing_billing_run_type'
+                when billing_run_type not in ('Regular', 'CatchUp') then 'unknown_billing_run_type'
+            end,
+            case
+                when {{ zuora_unparsed('_raw.target_date', 'target_date') }}
+                    or {{ zuora_unparsed('_raw.invoice_date', 'invoice_date') }}
+                    then 'unparseable_date'
+            end,
+            case
+                when {{ zuora_unparsed('_raw.created_at', 'created_at') }}
+                    or {{ zuora_unparsed('_raw.executed_at', 'executed_at') }}
+                    or {{ zuora_unparsed('_raw.started_at', 'started_at') }}
+                    or {{ zuora_unparsed('_raw.ended_at', 'ended_at') }}
+                    or {{ zuora_unparsed('_raw.posted_at', 'posted_at') }}
+                    or {{ zuora_unparsed('_raw.updated_at', 'updated_at') }}
+                    then 'unparseable_datetime'
+            end,
+            case when {{ zuora_clean_text('_raw.created_at') }} is null then 'missing_created_date' end,
+            case when {{ zuora_clean_text('_raw.updated_at') }} is null then 'missing_updated_date' end,
+            case
+                when {{ zuora_unparsed('_raw.number_of_accounts', 'number_of_accounts') }}
+                    or {{ zuora_unparsed('_raw.number_of_invoices', 'number_of_invoices') }}
+                    or {{ zuora_unparsed('_raw.number_of_credit_memos', 'number_of_credit_memos') }}
+                    or {{ zuora_unparsed('_raw.total_time_ms', 'total_time_ms') }}
+                    then 'non_integer_count'
+            end,
+            case
+                when number_of_accounts < 0 or number_of_invoices < 0
+                    or number_of_credit_memos < 0 or total_time_ms < 0
+                    then 'negative_count'
+            end,
+            case when ended_at < started_at then 'end_before_start' end
+        ) as row_reasons,
+        {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
+    from cleaned
+
+),
+
+hashed as (
+
+    select
+        *,
+        min(raw_hash) over (partition by _source_file, billing_run_id) as min_hash,
+        max(raw_hash) over (partition by _source_file, billing_run_id) as max_hash
+    from checked
+
+),
+
+final as (
+
+    select
+        {{ raw_columns | join(',\n        ') }},
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file,
+        _raw,
+        {{ zuora_with_duplicate_reason('billing_run_id') }} as _reject_reasons
+    from hashed
+
 )
 
-select * from cleaned
+select * from final

@@ -1,3 +1,9 @@
+{%- set raw_columns = [
+    'entity_id', 'entity_created_by_id', 'entity_updated_by_id', 'entity_name', 'entity_display_name',
+    'entity_email', 'entity_address_1', 'entity_address_2', 'entity_city', 'entity_state', 'entity_postal_code',
+    'entity_country', 'entity_created_at', 'entity_updated_at'
+] -%}
+
 with
 
 source as (
@@ -66,10 +72,60 @@ cleaned as (
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file
+        _is_new_file,
+
+        ---------- the row as written, for the quarantine
+        {{ zuora_struct(raw_columns) }} as _raw
 
     from renamed
 
+),
+
+checked as (
+
+    -- Row-level checks: each failed check adds its reason code (doc block reject_reasons).
+    select
+        *,
+        concat_ws(
+            ',',
+            case
+                when entity_id is null then 'missing_id'
+                when not {{ zuora_regexp_full_match('entity_id', '[0-9a-f]{32}') }} then 'malformed_id'
+            end,
+            case when entity_name is null then 'missing_name' end,
+            case
+                when {{ zuora_unparsed('_raw.entity_created_at', 'entity_created_at') }}
+                    or {{ zuora_unparsed('_raw.entity_updated_at', 'entity_updated_at') }}
+                    then 'unparseable_datetime'
+            end
+        ) as row_reasons,
+        {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
+    from cleaned
+
+),
+
+hashed as (
+
+    select
+        *,
+        min(raw_hash) over (partition by _source_file, entity_id) as min_hash,
+        max(raw_hash) over (partition by _source_file, entity_id) as max_hash
+    from checked
+
+),
+
+final as (
+
+    select
+        {{ raw_columns | join(',\n        ') }},
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file,
+        _raw,
+        {{ zuora_with_duplicate_reason('entity_id') }} as _reject_reasons
+    from hashed
+
 )
 
-select * from cleaned
+select * from final

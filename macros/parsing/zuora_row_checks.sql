@@ -1,0 +1,77 @@
+{#
+  Helpers of the row-level checks in staging (the quarantine). See the doc block reject_reasons.
+#}
+
+{# Zuora's API values of Status (one list: normalisation, checks and tests use it). #}
+{% macro zuora_status_values() -%}
+    {{ return([
+        'Pending', 'Processing', 'Completed', 'Error', 'Canceled', 'Posted',
+        'PostInProgress', 'CancelInProgress', 'RemoveInProgress', 'Paused'
+    ]) }}
+{%- endmacro %}
+
+{# 'a', 'b', 'c' for an SQL in (...) list. #}
+{% macro zuora_quoted_list(values) -%}
+    {%- for value in values %}'{{ value }}'{{ ', ' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
+{# True when the raw text holds a value (after cleaning) but parsing it gave null. #}
+{% macro zuora_unparsed(raw_expr, parsed_expr) -%}
+    ({{ zuora_clean_text(raw_expr) }} is not null and {{ parsed_expr }} is null)
+{%- endmacro %}
+
+{# A hash of the raw values of a row, fields of the struct struct_name; null and empty stay different. #}
+{% macro zuora_row_hash(columns, struct_name) -%}
+    md5(concat_ws(
+        chr(31),
+        {%- for column in columns %}
+        coalesce({{ struct_name }}.{{ column }}, chr(30)){{ ',' if not loop.last }}
+        {%- endfor %}
+    ))
+{%- endmacro %}
+
+{# A struct of the named columns (dispatched: struct_pack on DuckDB, named_struct on Spark). #}
+{% macro zuora_struct(columns) -%}
+    {{ return(adapter.dispatch('zuora_struct', 'zuora_billing_runs')(columns)) }}
+{%- endmacro %}
+
+{% macro default__zuora_struct(columns) -%}
+    struct_pack(
+        {%- for column in columns %}
+        {{ column }} := {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro spark__zuora_struct(columns) -%}
+    named_struct(
+        {%- for column in columns %}
+        '{{ column }}', {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#
+  The reject reasons of a row: its own (row_reasons), plus duplicate_id_in_file when the same ID appears in the
+  same file with other values (the window columns min_hash and max_hash of raw_hash, per file and ID, differ).
+#}
+{% macro zuora_with_duplicate_reason(id_column) -%}
+    case
+        when {{ id_column }} is not null and min_hash != max_hash
+            then concat_ws(',', nullif(row_reasons, ''), 'duplicate_id_in_file')
+        else row_reasons
+    end
+{%- endmacro %}
+
+{#
+  Whether a row goes to the quarantine: it has reject reasons, and the quarantine is on (variable
+  zuora_quarantine, true by default; false lets every row through to the marts, for showing what the data
+  tests catch).
+#}
+{% macro zuora_is_rejected(reasons_column) -%}
+    {%- if var('zuora_quarantine', true) | string | lower in ('true', '1', 'yes') -%}
+        ({{ reasons_column }} != '')
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,69 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='_source_file',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
+{#-
+  Every bill-run row of every export file, parsed once and stored: the accepted ones (all versions, before
+  deduplication) and the rejected ones with their reasons. Reading and parsing the export files is the
+  expensive part of a build; this table makes it happen once per file. An incremental build parses only the
+  files that are new or changed (and replaces those files' rows); the marts read this table.
+-#}
+
+with
+
+staged as (
+
+    select * from {{ ref('stg_zuora__billing_runs') }}
+    {% if is_incremental() -%}
+        where _is_new_file
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        ---------- the typed Billing Run fields
+        billing_run_id,
+        billing_run_number,
+        entity_id,
+        created_by_id,
+        updated_by_id,
+        billing_run_name,
+        billing_run_type,
+        target_type,
+        status,
+        error_message,
+        number_of_accounts,
+        number_of_invoices,
+        number_of_credit_memos,
+        total_time_ms,
+        target_date,
+        invoice_date,
+        created_at,
+        executed_at,
+        started_at,
+        ended_at,
+        posted_at,
+        updated_at,
+
+        ---------- lineage
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        '{{ invocation_id }}' as _loaded_by_invocation,
+
+        ---------- quarantine: the raw row is kept only for rejected rows
+        _reject_reasons,
+        case when {{ zuora_is_rejected('_reject_reasons') }} then _raw end as _raw
+
+    from staged
+
+)
+
+select * from final

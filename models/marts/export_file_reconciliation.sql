@@ -1,0 +1,163 @@
+{#-
+  Nothing lost: for each export file and each kind of record it carries, every row read is either loaded (it is
+  the version in the mart), rejected (in the quarantine) or superseded (another version of the same bill run
+  or entity won). rows_unaccounted must be 0: a test fails the build otherwise.
+-#}
+
+with
+
+files as (
+
+    select * from {{ ref('stg_zuora__export_files') }}
+
+),
+
+run_versions as (
+
+    select * from {{ ref('int_zuora__billing_run_versions') }}
+
+),
+
+entity_versions as (
+
+    select * from {{ ref('stg_zuora__entities') }}
+
+),
+
+billing_runs as (
+
+    select * from {{ ref('fct_billing_runs') }}
+
+),
+
+entities as (
+
+    select * from {{ ref('dim_zuora_entities') }}
+
+),
+
+run_counts as (
+
+    select
+        run_versions._source_file as source_file,
+        count(*) as rows_read,
+        count(case when {{ zuora_is_rejected('run_versions._reject_reasons') }} then 1 end) as rows_rejected,
+        count(
+            case
+                when
+                    not {{ zuora_is_rejected('run_versions._reject_reasons') }}
+                    and billing_runs._source_file = run_versions._source_file
+                    and billing_runs._source_row_number = run_versions._source_row_number
+                    then 1
+            end
+        ) as rows_loaded,
+        count(
+            case
+                when
+                    not {{ zuora_is_rejected('run_versions._reject_reasons') }}
+                    and billing_runs.billing_run_id is not null
+                    and (
+                        billing_runs._source_file != run_versions._source_file
+                        or billing_runs._source_row_number != run_versions._source_row_number
+                    )
+                    then 1
+            end
+        ) as rows_superseded
+    from run_versions
+    left join billing_runs
+        on run_versions.billing_run_id = billing_runs.billing_run_id
+    group by 1
+
+),
+
+entity_counts as (
+
+    select
+        entity_versions._source_file as source_file,
+        count(*) as rows_read,
+        count(case when {{ zuora_is_rejected('entity_versions._reject_reasons') }} then 1 end) as rows_rejected,
+        count(
+            case
+                when
+                    not {{ zuora_is_rejected('entity_versions._reject_reasons') }}
+                    and entities._source_file = entity_versions._source_file
+                    and entities._source_row_number = entity_versions._source_row_number
+                    then 1
+            end
+        ) as rows_loaded,
+        count(
+            case
+                when
+                    not {{ zuora_is_rejected('entity_versions._reject_reasons') }}
+                    and entities.entity_id is not null
+                    and (
+                        entities._source_file != entity_versions._source_file
+                        or entities._source_row_number != entity_versions._source_row_number
+                    )
+                    then 1
+            end
+        ) as rows_superseded
+    from entity_versions
+    left join entities
+        on entity_versions.entity_id = entities.entity_id
+    group by 1
+
+),
+
+expected as (
+
+    -- which kinds of record each file carries (a header-only file carries them too, with zero rows)
+    select
+        source_file,
+        file_kind,
+        'billing_run' as record_type
+    from files
+    where file_kind in ('billing_run', 'combined')
+    union all
+    select
+        source_file,
+        file_kind,
+        'entity' as record_type
+    from files
+    where file_kind in ('entity', 'combined')
+
+),
+
+counted as (
+
+    select
+        expected.source_file,
+        expected.record_type,
+        expected.file_kind,
+        coalesce(run_counts.rows_read, entity_counts.rows_read, 0) as rows_read,
+        coalesce(run_counts.rows_loaded, entity_counts.rows_loaded, 0) as rows_loaded,
+        coalesce(run_counts.rows_rejected, entity_counts.rows_rejected, 0) as rows_rejected,
+        coalesce(run_counts.rows_superseded, entity_counts.rows_superseded, 0) as rows_superseded
+    from expected
+    left join run_counts
+        on
+            expected.record_type = 'billing_run'
+            and expected.source_file = run_counts.source_file
+    left join entity_counts
+        on
+            expected.record_type = 'entity'
+            and expected.source_file = entity_counts.source_file
+
+),
+
+final as (
+
+    select
+        source_file,
+        record_type,
+        file_kind,
+        rows_read,
+        rows_loaded,
+        rows_rejected,
+        rows_superseded,
+        rows_read - rows_loaded - rows_rejected - rows_superseded as rows_unaccounted
+    from counted
+
+)
+
+select * from final

@@ -1,0 +1,51 @@
+{#-
+  One row per export file read by the build: real-export mode lists the files the file check found
+  (schema raw, table export_files), including header-only files that hold no row; demo mode lists the seeds.
+-#}
+
+{%- if var('zuora_export_dir', '') %}
+
+with
+
+source as (
+
+    select * from {{ source('zuora', 'export_files') }}
+
+),
+
+renamed as (
+
+    select
+        file as source_file,
+        kind as file_kind,
+        header_style,
+        file_order as source_file_order
+    from source
+
+)
+
+select * from renamed
+
+{%- else %}
+
+with
+
+seeds as (
+
+    select
+        'seeds/zuora_billing_run_export.csv' as source_file,
+        'billing_run' as file_kind,
+        'label' as header_style,
+        1 as source_file_order
+    union all
+    select
+        'seeds/zuora_entity_export.csv' as source_file,
+        'entity' as file_kind,
+        'label' as header_style,
+        1 as source_file_order
+
+)
+
+select * from seeds
+
+{%- endif %}

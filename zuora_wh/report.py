@@ -1,0 +1,41 @@
+"""The one-screen summary of a build: files read, rows loaded, rejected by reason, superseded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+
+def summary(db: Path) -> str:
+    with duckdb.connect(str(db), read_only=True) as con:
+        files = con.execute(
+            "select source_file, record_type, rows_read, rows_loaded, rows_rejected, rows_superseded, "
+            "rows_unaccounted from marts.export_file_reconciliation order by source_file, record_type"
+        ).fetchall()
+        reasons = con.execute(
+            "select reason, count(*) from ("
+            "  select unnest(string_split(reject_reasons, ',')) as reason from marts.billing_run_rejects"
+            "  union all"
+            "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from marts.entity_rejects"
+            ") group by 1 order by 2 desc, 1"
+        ).fetchall()
+        runs, unknown = con.execute(
+            "select count(*), count(*) filter (where has_unknown_entity) from marts.fct_billing_runs"
+        ).fetchone()
+    width = max([len(f[0]) for f in files] + [10])
+    lines = [f"{'file':<{width}}  {'records':<11} {'read':>9} {'loaded':>9} {'rejected':>9} {'superseded':>10}"]
+    for file, record_type, read, loaded, rejected, superseded, unaccounted in files:
+        flag = f"  UNACCOUNTED {unaccounted}" if unaccounted else ""
+        lines.append(
+            f"{file:<{width}}  {record_type:<11} {read:>9,} {loaded:>9,} {rejected:>9,} {superseded:>10,}{flag}"
+        )
+    total = [sum(f[i] for f in files if f[1] == "billing_run") for i in range(2, 6)]
+    lines.append(
+        f"{len(files)} file records; bill runs: {total[0]:,} rows read, {total[1]:,} loaded, {total[2]:,} rejected, "
+        f"{total[3]:,} superseded; fct_billing_runs holds {runs:,} bill runs, {unknown:,} with an unknown entity"
+    )
+    if reasons:
+        lines.append("rejected, by reason (a row can have several): " + ", ".join(f"{r} {n:,}" for r, n in reasons))
+        lines.append("see marts.billing_run_rejects and marts.entity_rejects for the rows, their files and values")
+    return "\n".join(lines)
