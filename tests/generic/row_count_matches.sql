@@ -1,11 +1,12 @@
 {#
   row_count_matches: the model has exactly as many rows as `compare_model` (or, with
-  `compare_distinct_column`, as that column has distinct values in `compare_model`). A model-level test used to
-  reconcile one layer with the next: fct_billing_runs holds one row per distinct bill run of staging.
+  `compare_distinct_column`, as that column has distinct values in `compare_model`; with `compare_where`, only
+  among its rows where that SQL condition holds). A model-level test used to reconcile one layer with the
+  next: fct_billing_runs holds one row per distinct accepted bill run parsed.
   It returns one row, with both counts, when they differ.
   Its failing case: tests/python/test_data_tests_fail.py.
 #}
-{% test row_count_matches(model, compare_model, compare_distinct_column=none) %}
+{% test row_count_matches(model, compare_model, compare_distinct_column=none, compare_where=none) %}
 
 with
 
@@ -18,6 +19,7 @@ counts as (
                 {%- else %} count(*)
                 {%- endif %}
             from {{ compare_model }}
+            {%- if compare_where %} where {{ compare_where }}{% endif %}
         ) as compare_model_rows
 )
 

@@ -72,7 +72,9 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
 }
 
 # Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
-RECONCILIATION_ANCHOR = "            compare_distinct_column: billing_run_id\n"
+RECONCILIATION_ANCHOR = (
+    "            compare_where: \"_reject_reasons = '' or not {{ var('zuora_quarantine', true) }}\"\n"
+)
 RECONCILIATION_FIXTURE = """      - row_count_matches:
           arguments:
             compare_model: ref('stg_zuora__entities')

@@ -160,7 +160,46 @@ checked as (
                     or number_of_credit_memos < 0 or total_time_ms < 0
                     then 'negative_count'
             end,
-            case when ended_at < started_at then 'end_before_start' end
+            case when ended_at < started_at then 'end_before_start' end,
+            case
+                when created_at > updated_at or started_at > updated_at or ended_at > updated_at
+                    then 'dates_out_of_order'
+            end,
+            case
+                when
+                    not {{ zuora_regexp_full_match("coalesce(created_by_id, '')", '[0-9a-f]{32}') }}
+                    or not {{ zuora_regexp_full_match("coalesce(updated_by_id, '')", '[0-9a-f]{32}') }}
+                    then 'malformed_user_id'
+            end,
+            case
+                when not {{ zuora_regexp_full_match("coalesce(entity_id, '0')", '0|[0-9a-f]{32}') }}
+                    then 'malformed_entity_id'
+            end,
+            case
+                when
+                    {{ zuora_clean_text('_raw.target_date') }} is null
+                    or {{ zuora_clean_text('_raw.invoice_date') }} is null
+                    then 'missing_date'
+            end,
+            case
+                when
+                    {{ zuora_clean_text('_raw.number_of_accounts') }} is null
+                    or {{ zuora_clean_text('_raw.number_of_invoices') }} is null
+                    then 'missing_count'
+            end,
+            case when length(error_message) > 255 then 'text_too_long' end,
+            case
+                -- the state machine: what a run in each status can and cannot have
+                when status in ('Pending', 'Paused') and (
+                    started_at is not null or ended_at is not null or total_time_ms is not null
+                ) then 'inconsistent_with_status'
+                when status = 'Processing' and ended_at is not null then 'inconsistent_with_status'
+                when posted_at is not null and status in (
+                    'Pending', 'Processing', 'Error', 'Canceled', 'CancelInProgress', 'RemoveInProgress', 'Paused'
+                ) then 'inconsistent_with_status'
+                when status = 'Posted' and posted_at is null then 'inconsistent_with_status'
+                when billing_run_type = 'CatchUp' and number_of_invoices > 0 then 'inconsistent_with_status'
+            end
         ) as row_reasons,
         {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
     from cleaned

@@ -1,0 +1,334 @@
+"""Bad input never crashes the build and never loses a row.
+
+Row-level problems: one folder holds one small export file per case; a single build of that folder must
+succeed, and each case then checks its own file's outcome: which rows are quarantined with which reasons, or
+which value a row was cleaned to. The reconciliation accounts for every row of every file.
+
+File-level problems: each case is a folder with one broken file; the build must stop with exit code 2 and one
+line naming the file and the problem, no traceback, and the published warehouse untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from helpers import query, read_csv, write_csv, zuora_wh
+
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
+from zuora_wh.generate import write_exports
+
+LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS}
+HEADER = headers(BILLING_RUN_EXPORT_FIELDS)
+_ids = itertools.count(1)
+
+
+def run_row(template: dict[str, str], **changes: str) -> dict[str, str]:
+    """A copy of the template row with a fresh ID and bill run number, and ``changes`` (by column name)."""
+    n = next(_ids)
+    row = dict(template)
+    row[LABEL["billing_run_id"]] = f"{n:032x}"
+    row[LABEL["billing_run_number"]] = f"BR-{90000000 + n:08d}"
+    for column, value in changes.items():
+        row[LABEL[column]] = value
+    return row
+
+
+def posted_template(rows: list[dict[str, str]]) -> dict[str, str]:
+    """A valid Posted, Regular run with an entity, every datetime with an offset, ISO dates."""
+    for r in rows:
+        if (
+            r[LABEL["status"]] == "Posted"
+            and r[LABEL["billing_run_type"]] == "Regular"
+            and r[LABEL["entity_id"]]
+            and all("T" in r[LABEL[c]] for c in ("created_at", "started_at", "ended_at", "posted_at", "updated_at"))
+            and "-" in r[LABEL["target_date"]]
+            and r[LABEL["number_of_credit_memos"]]
+        ):
+            return dict(r)
+    raise AssertionError("no template row")
+
+
+# name -> (rows of the case file, as changes to the template; expected reasons per row, in file order)
+REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
+    "missing_id": ([{"billing_run_id": ""}], ["missing_id"]),
+    "id_too_short": ([{"billing_run_id": "8ad0887e805061c8"}], ["malformed_id"]),
+    "id_uppercase": ([{"billing_run_id": "8AD0887E805061C8018063A09FE2685A"}], ["malformed_id"]),
+    "number_malformed": ([{"billing_run_number": "BR-12"}], ["malformed_billing_run_number"]),
+    "number_missing": ([{"billing_run_number": " "}], ["malformed_billing_run_number"]),
+    "target_date_impossible": ([{"target_date": "2025-02-30"}], ["unparseable_date"]),
+    "invoice_date_words": ([{"invoice_date": "next week"}], ["unparseable_date"]),
+    "target_date_missing": ([{"target_date": ""}], ["missing_date"]),
+    "created_month_13": ([{"created_at": "2025-13-01T10:00:00-08:00"}], ["unparseable_datetime"]),
+    "end_date_words": ([{"ended_at": "yesterday"}], ["unparseable_datetime"]),
+    "updated_missing": ([{"updated_at": ""}], ["missing_updated_date"]),
+    "accounts_decimal": ([{"number_of_accounts": "12.5"}], ["non_integer_count"]),
+    "total_time_thousands": ([{"total_time_ms": "1,200"}], ["non_integer_count"]),
+    "accounts_missing": ([{"number_of_accounts": ""}], ["missing_count"]),
+    "invoices_negative": ([{"number_of_invoices": "-3"}], ["negative_count"]),
+    "total_time_negative_guarded": ([{"total_time_ms": "'-5"}], ["negative_count"]),
+    "status_unknown": ([{"status": "Archived"}], ["unknown_status"]),
+    "status_missing": ([{"status": ""}], ["missing_status"]),
+    "type_unknown": ([{"billing_run_type": "Manual"}], ["unknown_billing_run_type"]),
+    "end_before_start": (
+        [
+            {
+                "started_at": "2025-05-01T10:00:00-07:00",
+                "ended_at": "2025-05-01T09:00:00-07:00",
+                "updated_at": "2030-01-01T10:00:00-08:00",
+            }
+        ],
+        ["end_before_start"],
+    ),
+    "created_after_updated": ([{"created_at": "2030-01-01T00:00:01-08:00"}], ["dates_out_of_order"]),
+    "user_id_malformed": ([{"created_by_id": "admin"}], ["malformed_user_id"]),
+    "entity_id_malformed": ([{"entity_id": "Global"}], ["malformed_entity_id"]),
+    "error_message_too_long": ([{"status": "Error", "posted_at": "", "error_message": "x" * 256}], ["text_too_long"]),
+    "pending_with_start": ([{"status": "Pending", "posted_at": ""}], ["inconsistent_with_status"]),
+    "posted_date_on_canceled": ([{"status": "Canceled"}], ["inconsistent_with_status"]),
+    "posted_without_posted_date": ([{"posted_at": ""}], ["inconsistent_with_status"]),
+    "several_reasons": (
+        [{"billing_run_id": "xyz", "status": "Archived", "number_of_accounts": "-1"}],
+        ["malformed_id,unknown_status,negative_count"],
+    ),
+    "duplicate_id_other_values": (
+        [
+            {"billing_run_id": "ab" * 16, "billing_run_name": "first"},
+            {"billing_run_id": "ab" * 16, "billing_run_name": "second"},
+        ],
+        ["duplicate_id_in_file", "duplicate_id_in_file"],
+    ),
+}
+
+# name -> (changes, {column of fct_billing_runs: the value it must be cleaned to})
+CLEANED: dict[str, tuple[dict[str, str], dict[str, object]]] = {
+    "whitespace": ({"billing_run_name": "  Month-end  ", "target_type": " Batch "},
+                   {"billing_run_name": "Month-end", "target_type": "Batch"}),
+    "status_lowercase": ({"status": "posted"}, {"status": "Posted"}),
+    "status_uppercase": ({"status": "POSTED"}, {"status": "Posted"}),
+    "status_ui_label": ({"status": "Post in progress"}, {"status": "PostInProgress"}),
+    "csv_injection_apostrophe": ({"billing_run_name": "'-Q4 catch-up"}, {"billing_run_name": "-Q4 catch-up"}),
+    "offset_without_colon": ({"created_at": "2025-01-10T09:00:00+0100"}, {"created_at": datetime(2025, 1, 10, 8)}),
+    "offset_with_colon": ({"created_at": "2025-01-10T09:00:00+01:00"}, {"created_at": datetime(2025, 1, 10, 8)}),
+    "offset_z": ({"created_at": "2025-01-10T09:00:00Z"}, {"created_at": datetime(2025, 1, 10, 9)}),
+    "bare_date_midnight": ({"created_at": "2025-01-10"}, {"created_at": datetime(2025, 1, 10, 8)}),
+    "us_dates": ({"target_date": "01/31/2025"}, {"target_date": datetime(2025, 1, 31).date()}),
+    "unknown_entity_is_kept": ({"entity_id": "f" * 32}, {"entity_id": "f" * 32, "has_unknown_entity": True,
+                                                         "entity_name": None}),
+}  # fmt: skip
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def bad_rows_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_rows")
+    exports = root / "exports"
+    _, run_path = write_exports(exports, bill_runs=30)
+    _, rows = read_csv(run_path)
+    template = posted_template(rows)
+    expected_rows: dict[str, int] = {}
+    for name, (changes, _) in REJECTED.items():
+        case_rows = [run_row(template, **c) for c in changes]
+        if name == "duplicate_id_other_values":  # one ID, one number: only the values differ
+            case_rows[1][LABEL["billing_run_number"]] = case_rows[0][LABEL["billing_run_number"]]
+        write_csv(exports / f"reject_{name}.csv", HEADER, case_rows)
+        expected_rows[name] = len(case_rows)
+    for name, (changes, _) in CLEANED.items():
+        write_csv(exports / f"clean_{name}.csv", HEADER, [run_row(template, **changes)])
+    same = run_row(template)
+    write_csv(exports / "clean_exact_duplicate.csv", HEADER, [same, dict(same)])
+    write_csv(exports / "header_only.csv", HEADER, [])
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    db = root / "wh" / "zuora.duckdb"
+    return {"db": db, "exports": exports, "stdout": result.stdout, "runs": len(rows)}
+
+
+def file_rows(build, sql: str, file: str) -> list[tuple]:
+    return query(build["db"], sql.replace("?", "'" + str(build["exports"] / file).replace("'", "''") + "'"))
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
+    _, reasons = REJECTED[name]
+    rejects = file_rows(
+        bad_rows_build,
+        "select source_row_number, reject_reasons from marts.billing_run_rejects where source_file = ? order by 1",
+        f"reject_{name}.csv",
+    )
+    assert rejects == [(i + 1, r) for i, r in enumerate(reasons)]
+    loaded = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_runs where _source_file = ?",
+                       f"reject_{name}.csv")  # fmt: skip
+    assert loaded == [(0,)]
+
+
+def test_quarantine_keeps_the_raw_values(bad_rows_build):
+    raw = file_rows(bad_rows_build, "select total_time_ms, status from marts.billing_run_rejects where source_file = ?",
+                    "reject_total_time_negative_guarded.csv")  # fmt: skip
+    assert raw == [("'-5", "Posted")]
+
+
+@pytest.mark.parametrize("name", sorted(CLEANED))
+def test_value_is_cleaned_and_loaded(bad_rows_build, name):
+    _, expected = CLEANED[name]
+    columns = ", ".join(expected)
+    got = file_rows(bad_rows_build, f"select {columns} from marts.fct_billing_runs where _source_file = ?",
+                    f"clean_{name}.csv")  # fmt: skip
+    assert got == [tuple(expected.values())]
+    rejects = file_rows(bad_rows_build, "select count(*) from marts.billing_run_rejects where source_file = ?",
+                        f"clean_{name}.csv")  # fmt: skip
+    assert rejects == [(0,)]
+
+
+def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
+    recon = file_rows(
+        bad_rows_build,
+        "select rows_read, rows_loaded, rows_rejected, rows_superseded from marts.export_file_reconciliation "
+        "where source_file = ?",
+        "clean_exact_duplicate.csv",
+    )
+    assert recon == [(2, 1, 0, 1)]
+
+
+def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
+    recon = file_rows(
+        bad_rows_build,
+        "select record_type, rows_read, rows_unaccounted from marts.export_file_reconciliation where source_file = ?",
+        "header_only.csv",
+    )
+    assert recon == [("billing_run", 0, 0)]
+
+
+def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
+    recon = query(bad_rows_build["db"], "select sum(rows_read), sum(rows_unaccounted), count(*) "
+                  "from marts.export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+    cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 2
+    assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 3)]
+
+
+def test_build_prints_the_summary(bad_rows_build):
+    out = bad_rows_build["stdout"]
+    assert "rejected, by reason" in out and "duplicate_id_in_file 2" in out
+    assert "1 with an unknown entity" in out
+
+
+# ---------- file-level problems: exit 2, one line naming the file, nothing published
+
+
+def _fresh_folder(tmp_path: Path) -> Path:
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=5)
+    return exports
+
+
+def _bom_latin1(folder: Path) -> Path:
+    path = folder / "latin1.csv"
+    path.write_bytes(",".join(HEADER).encode() + b"\nBR-00000001,Regular,caf\xe9\n")
+    return path
+
+
+def _truncated(folder: Path) -> Path:
+    _, rows = read_csv(folder / "zuora_billing_run_export.csv")
+    path = folder / "cut_short.csv"
+    text = ",".join(HEADER) + "\n" + ",".join(rows[0].values()) + "\n" + ",".join(list(rows[1].values())[:7])
+    path.write_text(text)
+    return path
+
+
+def _missing(column: str, style: str = "label"):
+    def make(folder: Path) -> Path:
+        header = [h for h in headers(BILLING_RUN_EXPORT_FIELDS, style) if not h.endswith(column)]
+        path = folder / f"no_{column.lower()}.csv"
+        path.write_text(",".join(header) + "\n")
+        return path
+
+    return make
+
+
+def _zip_without_csv(folder: Path) -> Path:
+    path = folder / "export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("README.txt", "no data here")
+    return path
+
+
+def _corrupt_zip(folder: Path) -> Path:
+    path = folder / "broken.zip"
+    path.write_bytes(b"PK\x03\x04 this is not really a zip")
+    return path
+
+
+def _file(name: str, content: bytes):
+    """A maker of the file ``name`` with ``content`` in the export folder."""
+
+    def make(folder: Path) -> Path:
+        (folder / name).write_bytes(content)
+        return folder / name
+
+    return make
+
+
+NOT_ZUORA = (
+    "not a Zuora Billing Run or Entity export: none of its columns (Account Number, Name) is a field of the "
+    "Billing Run data source, by label (Billing Run: Status) or API name (BillingRun.Status)"
+)
+FILE_ERRORS = {
+    "empty_file": (_file("empty.csv", b""),
+                   "the file is empty (0 bytes); a valid export has at least its header line"),
+    "binary_file": (_file("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00"),
+                    "not a CSV file (it holds binary data, at byte 8)"),
+    "not_a_zuora_export": (_file("accounts.csv", b"Account Number,Name\nA1,x\n"), NOT_ZUORA),
+    "missing_status": (_missing("Status"), "a required column is missing: Billing Run: Status (BillingRun.Status)"),
+    "missing_updated_date_api": (_missing("UpdatedDate", "api"),
+                                 "a required column is missing: Billing Run: Updated Date (BillingRun.UpdatedDate)"),
+    "missing_id": (_missing(": ID"), "a required column is missing: Billing Run: ID (BillingRun.Id)"),
+    "not_utf8": (_bom_latin1, "not UTF-8 text (invalid byte at offset"),
+    "truncated_last_line": (_truncated, "the last line is truncated (it has 7 of 22 fields and no line end); "
+                                        "the download was probably cut short: export the file again"),
+    "zip_without_csv": (_zip_without_csv, "the ZIP holds no .csv file"),
+    "corrupt_zip": (_corrupt_zip, "not a readable ZIP file"),
+    "duplicate_column": (_file("dup.csv", (",".join([*HEADER, "Billing Run: Status"]) + "\n").encode()),
+                         "the header names these columns more than once: Billing Run: Status"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(FILE_ERRORS))
+def test_file_level_problem_is_one_clear_line(tmp_path, name):
+    make, message = FILE_ERRORS[name]
+    exports = _fresh_folder(tmp_path)
+    bad = make(exports)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"error: {bad}: {message}")
+    assert not (tmp_path / "wh" / "zuora.duckdb").exists(), "nothing is published"
+
+
+def test_missing_folder_and_empty_folder(tmp_path):
+    result = zuora_wh("build", "--export-dir", str(tmp_path / "nowhere"), warehouse=tmp_path / "wh")
+    assert result.returncode == 2 and "no such folder" in result.stderr
+    (tmp_path / "empty").mkdir()
+    result = zuora_wh("build", "--export-dir", str(tmp_path / "empty"), warehouse=tmp_path / "wh")
+    assert result.returncode == 2 and "no .csv or .zip export in this folder" in result.stderr
+
+
+def test_file_level_problem_leaves_the_last_good_warehouse(tmp_path):
+    exports = _fresh_folder(tmp_path)
+    good = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
+    assert good.returncode == 0, good.stderr[-2000:]
+    served = tmp_path / "wh" / "zuora.duckdb"
+    before = digest(served)
+    _truncated(exports)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
+    assert result.returncode == 2
+    assert digest(served) == before
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(5,)]
