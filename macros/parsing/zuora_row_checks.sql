@@ -25,7 +25,7 @@
     md5(concat_ws(
         chr(31),
         {%- for column in columns %}
-        coalesce({{ struct_name }}.{{ column }}, chr(30)){{ ',' if not loop.last }}
+        coalesce({{ struct_name }}['{{ column }}'], chr(30)){{ ',' if not loop.last }}
         {%- endfor %}
     ))
 {%- endmacro %}
@@ -74,4 +74,11 @@
     {%- else -%}
         false
     {%- endif -%}
+{%- endmacro %}
+
+{# A comma-separated column list, each column prefixed with relation_alias when given. #}
+{% macro zuora_column_list(columns, relation_alias=none) -%}
+    {%- for column in columns -%}
+        {{ relation_alias ~ '.' if relation_alias }}{{ column }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
 {%- endmacro %}

@@ -47,7 +47,7 @@ ranked as (
 
 latest as (
 
-    select {{ run_columns | join(', ') }}
+    select {{ zuora_column_list(run_columns) }}
     from ranked
     where version_rank = 1
 
@@ -59,10 +59,14 @@ entities as (
 
 ),
 
-{% if is_incremental() -%}
 existing as (
 
-    select * from {{ this }}
+    -- what the mart holds already (nothing on a full build)
+    select
+        {{ zuora_column_list(run_columns) }},
+        {{ 'entity_updated_at' if is_incremental() else 'cast(null as timestamp) as entity_updated_at' }}
+    from {{ this if is_incremental() else 'latest' }}
+    where {{ 'true' if is_incremental() else 'false' }}
 
 ),
 
@@ -87,20 +91,13 @@ billing_runs as (
     union all
 
     -- runs that did not change, but whose entity did: written again with the entity's new fields
-    select {% for column in run_columns %}existing.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    select {{ zuora_column_list(run_columns, 'existing') }}
     from existing
     inner join changed_entities on existing.entity_id = changed_entities.entity_id
     left join latest on existing.billing_run_id = latest.billing_run_id
     where latest.billing_run_id is null
 
 ),
-{%- else -%}
-billing_runs as (
-
-    select * from latest
-
-),
-{%- endif %}
 
 joined as (
 

@@ -133,30 +133,34 @@ checked as (
                 when billing_run_type not in ('Regular', 'CatchUp') then 'unknown_billing_run_type'
             end,
             case
-                when {{ zuora_unparsed('_raw.target_date', 'target_date') }}
-                    or {{ zuora_unparsed('_raw.invoice_date', 'invoice_date') }}
+                when
+                    {{ zuora_unparsed("_raw['target_date']", 'target_date') }}
+                    or {{ zuora_unparsed("_raw['invoice_date']", 'invoice_date') }}
                     then 'unparseable_date'
             end,
             case
-                when {{ zuora_unparsed('_raw.created_at', 'created_at') }}
-                    or {{ zuora_unparsed('_raw.executed_at', 'executed_at') }}
-                    or {{ zuora_unparsed('_raw.started_at', 'started_at') }}
-                    or {{ zuora_unparsed('_raw.ended_at', 'ended_at') }}
-                    or {{ zuora_unparsed('_raw.posted_at', 'posted_at') }}
-                    or {{ zuora_unparsed('_raw.updated_at', 'updated_at') }}
+                when
+                    {{ zuora_unparsed("_raw['created_at']", 'created_at') }}
+                    or {{ zuora_unparsed("_raw['executed_at']", 'executed_at') }}
+                    or {{ zuora_unparsed("_raw['started_at']", 'started_at') }}
+                    or {{ zuora_unparsed("_raw['ended_at']", 'ended_at') }}
+                    or {{ zuora_unparsed("_raw['posted_at']", 'posted_at') }}
+                    or {{ zuora_unparsed("_raw['updated_at']", 'updated_at') }}
                     then 'unparseable_datetime'
             end,
-            case when {{ zuora_clean_text('_raw.created_at') }} is null then 'missing_created_date' end,
-            case when {{ zuora_clean_text('_raw.updated_at') }} is null then 'missing_updated_date' end,
+            case when {{ zuora_clean_text("_raw['created_at']") }} is null then 'missing_created_date' end,
+            case when {{ zuora_clean_text("_raw['updated_at']") }} is null then 'missing_updated_date' end,
             case
-                when {{ zuora_unparsed('_raw.number_of_accounts', 'number_of_accounts') }}
-                    or {{ zuora_unparsed('_raw.number_of_invoices', 'number_of_invoices') }}
-                    or {{ zuora_unparsed('_raw.number_of_credit_memos', 'number_of_credit_memos') }}
-                    or {{ zuora_unparsed('_raw.total_time_ms', 'total_time_ms') }}
+                when
+                    {{ zuora_unparsed("_raw['number_of_accounts']", 'number_of_accounts') }}
+                    or {{ zuora_unparsed("_raw['number_of_invoices']", 'number_of_invoices') }}
+                    or {{ zuora_unparsed("_raw['number_of_credit_memos']", 'number_of_credit_memos') }}
+                    or {{ zuora_unparsed("_raw['total_time_ms']", 'total_time_ms') }}
                     then 'non_integer_count'
             end,
             case
-                when number_of_accounts < 0 or number_of_invoices < 0
+                when
+                    number_of_accounts < 0 or number_of_invoices < 0
                     or number_of_credit_memos < 0 or total_time_ms < 0
                     then 'negative_count'
             end,
@@ -177,14 +181,14 @@ checked as (
             end,
             case
                 when
-                    {{ zuora_clean_text('_raw.target_date') }} is null
-                    or {{ zuora_clean_text('_raw.invoice_date') }} is null
+                    {{ zuora_clean_text("_raw['target_date']") }} is null
+                    or {{ zuora_clean_text("_raw['invoice_date']") }} is null
                     then 'missing_date'
             end,
             case
                 when
-                    {{ zuora_clean_text('_raw.number_of_accounts') }} is null
-                    or {{ zuora_clean_text('_raw.number_of_invoices') }} is null
+                    {{ zuora_clean_text("_raw['number_of_accounts']") }} is null
+                    or {{ zuora_clean_text("_raw['number_of_invoices']") }} is null
                     then 'missing_count'
             end,
             case when length(error_message) > 255 then 'text_too_long' end,

@@ -105,8 +105,9 @@ checked as (
             case when length(entity_display_name) > 255 then 'text_too_long' end,
             case when entity_created_at > entity_updated_at then 'dates_out_of_order' end,
             case
-                when {{ zuora_unparsed('_raw.entity_created_at', 'entity_created_at') }}
-                    or {{ zuora_unparsed('_raw.entity_updated_at', 'entity_updated_at') }}
+                when
+                    {{ zuora_unparsed("_raw['entity_created_at']", 'entity_created_at') }}
+                    or {{ zuora_unparsed("_raw['entity_updated_at']", 'entity_updated_at') }}
                     then 'unparseable_datetime'
             end
         ) as row_reasons,

@@ -3,49 +3,31 @@
   (schema raw, table export_files), including header-only files that hold no row; demo mode lists the seeds.
 -#}
 
-{%- if var('zuora_export_dir', '') %}
-
 with
 
-source as (
+files as (
 
-    select * from {{ source('zuora', 'export_files') }}
-
-),
-
-renamed as (
-
-    select
-        file as source_file,
-        kind as file_kind,
-        header_style,
-        file_order as source_file_order
-    from source
+    {% if var('zuora_export_dir', '') -%}
+        select
+            file as source_file,
+            kind as file_kind,
+            header_style,
+            file_order as source_file_order
+        from {{ source('zuora', 'export_files') }}
+    {%- else -%}
+        select
+            'seeds/zuora_billing_run_export.csv' as source_file,
+            'billing_run' as file_kind,
+            'label' as header_style,
+            1 as source_file_order
+        union all
+        select
+            'seeds/zuora_entity_export.csv' as source_file,
+            'entity' as file_kind,
+            'label' as header_style,
+            1 as source_file_order
+    {%- endif %}
 
 )
 
-select * from renamed
-
-{%- else %}
-
-with
-
-seeds as (
-
-    select
-        'seeds/zuora_billing_run_export.csv' as source_file,
-        'billing_run' as file_kind,
-        'label' as header_style,
-        1 as source_file_order
-    union all
-    select
-        'seeds/zuora_entity_export.csv' as source_file,
-        'entity' as file_kind,
-        'label' as header_style,
-        1 as source_file_order
-
-)
-
-select * from seeds
-
-{%- endif %}
+select * from files
