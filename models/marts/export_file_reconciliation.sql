@@ -38,69 +38,13 @@ entities as (
 
 run_counts as (
 
-    select
-        run_versions._source_file as source_file,
-        count(*) as rows_read,
-        count(case when {{ zuora_is_rejected('run_versions._reject_reasons') }} then 1 end) as rows_rejected,
-        count(
-            case
-                when
-                    not {{ zuora_is_rejected('run_versions._reject_reasons') }}
-                    and billing_runs._source_file = run_versions._source_file
-                    and billing_runs._source_row_number = run_versions._source_row_number
-                    then 1
-            end
-        ) as rows_loaded,
-        count(
-            case
-                when
-                    not {{ zuora_is_rejected('run_versions._reject_reasons') }}
-                    and billing_runs.billing_run_id is not null
-                    and (
-                        billing_runs._source_file != run_versions._source_file
-                        or billing_runs._source_row_number != run_versions._source_row_number
-                    )
-                    then 1
-            end
-        ) as rows_superseded
-    from run_versions
-    left join billing_runs
-        on run_versions.billing_run_id = billing_runs.billing_run_id
-    group by 1
+    {{ zuora_reconciliation_counts('run_versions', 'billing_runs', 'billing_run_id') }}
 
 ),
 
 entity_counts as (
 
-    select
-        entity_versions._source_file as source_file,
-        count(*) as rows_read,
-        count(case when {{ zuora_is_rejected('entity_versions._reject_reasons') }} then 1 end) as rows_rejected,
-        count(
-            case
-                when
-                    not {{ zuora_is_rejected('entity_versions._reject_reasons') }}
-                    and entities._source_file = entity_versions._source_file
-                    and entities._source_row_number = entity_versions._source_row_number
-                    then 1
-            end
-        ) as rows_loaded,
-        count(
-            case
-                when
-                    not {{ zuora_is_rejected('entity_versions._reject_reasons') }}
-                    and entities.entity_id is not null
-                    and (
-                        entities._source_file != entity_versions._source_file
-                        or entities._source_row_number != entity_versions._source_row_number
-                    )
-                    then 1
-            end
-        ) as rows_superseded
-    from entity_versions
-    left join entities
-        on entity_versions.entity_id = entities.entity_id
-    group by 1
+    {{ zuora_reconciliation_counts('entity_versions', 'entities', 'entity_id') }}
 
 ),
 
