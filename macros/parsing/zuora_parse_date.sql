@@ -22,10 +22,9 @@
 {%- endmacro %}
 
 {% macro default__zuora_parse_date(text_expr) -%}
-    cast(try_strptime(
-        {{ text_expr }},
-        ['%Y-%m-%d', '{{ zuora_slash_date_format("strptime") }}', '%d.%m.%Y', '%Y/%m/%d']
-    ) as date)
+    cast({{ zuora_first_strptime(text_expr, [
+        '%Y-%m-%d', zuora_slash_date_format('strptime'), '%d.%m.%Y', '%Y/%m/%d'
+    ]) }} as date)
 {%- endmacro %}
 
 {% macro spark__zuora_parse_date(text_expr) -%}

@@ -17,20 +17,27 @@
 {%- endmacro %}
 
 {% macro default__zuora_parse_timestamp_utc(text_expr, tenant_timezone) -%}
+    {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
+        times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
     {%- set slash = zuora_slash_date_format('strptime') -%}
+    {%- set with_offset = ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z',
+                           '%Y-%m-%d %H:%M:%S.%f%z'] -%}
+    {%- set local = ['%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f', slash,
+                     slash ~ ' %H:%M:%S', slash ~ ' %H:%M', '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d',
+                     '%Y/%m/%d %H:%M:%S'] -%}
+    {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
     coalesce(
-        timezone('UTC', try_strptime(
-            regexp_replace({{ text_expr }}, '[Zz]$', '+00:00'),
-            ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z', '%Y-%m-%d %H:%M:%S.%f%z']
-        )),
-        timezone('UTC', timezone('{{ tenant_timezone }}', try_strptime(
-            {{ text_expr }},
-            [
-                '%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f',
-                '{{ slash }}', '{{ slash }} %H:%M:%S', '{{ slash }} %H:%M',
-                '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d', '%Y/%m/%d %H:%M:%S'
-            ]
-        )))
+        timezone('UTC', {{ zuora_first_strptime(utc_text, with_offset) }}),
+        timezone('UTC', timezone('{{ tenant_timezone }}', {{ zuora_first_strptime(text_expr, local) }}))
+    )
+{%- endmacro %}
+
+{# DuckDB: the first of formats that parses text_expr, or null. #}
+{% macro zuora_first_strptime(text_expr, formats) -%}
+    coalesce(
+        {%- for format in formats %}
+        try_strptime({{ text_expr }}, '{{ format }}'){{ ',' if not loop.last }}
+        {%- endfor %}
     )
 {%- endmacro %}
 

@@ -20,14 +20,26 @@
     ({{ zuora_clean_text(raw_expr) }} is not null and {{ parsed_expr }} is null)
 {%- endmacro %}
 
-{# A hash of the raw values of a row, fields of the struct struct_name; null and empty stay different. #}
+{# A hash of the raw values of a row, fields of the struct struct_name (dispatched: DuckDB's hash over all the
+   fields at once, a 64-bit number that is cheap to compare; xxhash64 on Spark). #}
 {% macro zuora_row_hash(columns, struct_name) -%}
-    md5(concat_ws(
-        chr(31),
+    {{ return(adapter.dispatch('zuora_row_hash', 'zuora_billing_runs')(columns, struct_name)) }}
+{%- endmacro %}
+
+{% macro default__zuora_row_hash(columns, struct_name) -%}
+    hash(
         {%- for column in columns %}
-        coalesce({{ struct_name }}['{{ column }}'], chr(30)){{ ',' if not loop.last }}
+        {{ struct_name }}['{{ column }}']{{ ',' if not loop.last }}
         {%- endfor %}
-    ))
+    )
+{%- endmacro %}
+
+{% macro spark__zuora_row_hash(columns, struct_name) -%}
+    xxhash64(
+        {%- for column in columns %}
+        {{ struct_name }}['{{ column }}']{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
 {%- endmacro %}
 
 {# A struct of the named columns (dispatched: struct_pack on DuckDB, named_struct on Spark). #}

@@ -214,8 +214,9 @@ hashed as (
 
     select
         *,
-        min(raw_hash) over (partition by _source_file, billing_run_id) as min_hash,
-        max(raw_hash) over (partition by _source_file, billing_run_id) as max_hash
+        -- per file (its order number: cheaper to partition by than its name) and ID
+        min(raw_hash) over (partition by _source_file_order, billing_run_id) as min_hash,
+        max(raw_hash) over (partition by _source_file_order, billing_run_id) as max_hash
     from checked
 
 ),

@@ -120,8 +120,9 @@ hashed as (
 
     select
         *,
-        min(raw_hash) over (partition by _source_file, entity_id) as min_hash,
-        max(raw_hash) over (partition by _source_file, entity_id) as max_hash
+        -- per file (its order number: cheaper to partition by than its name) and ID
+        min(raw_hash) over (partition by _source_file_order, entity_id) as min_hash,
+        max(raw_hash) over (partition by _source_file_order, entity_id) as max_hash
     from checked
 
 ),
