@@ -129,10 +129,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return float(wall), int(rss_kib) / 1024, "\n".join(text)
 
 
-def models_seconds(warehouse: Path, export_dir: Path) -> float:
+def model_seconds(warehouse: Path, export_dir: Path) -> dict[str, float]:
+    """Execution time of each model node of the last build (from dbt's run_results.json)."""
     target = build_db_path(warehouse.resolve(), export_dir.resolve()).parent / "target"
     results = json.loads((target / "run_results.json").read_text())["results"]
-    return sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results if r["unique_id"].startswith("model.")}
 
 
 def build(export_dir: Path, warehouse: Path, full_refresh: bool) -> dict:
@@ -140,7 +141,8 @@ def build(export_dir: Path, warehouse: Path, full_refresh: bool) -> dict:
            str(export_dir), "--no-publish", *(["--full-refresh"] if full_refresh else [])]  # fmt: skip
     env = {"ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "ZUORA_DUCKDB_TEMP_DIR": str(warehouse / "tmp")}
     wall, rss, _ = timed(cmd, env)
-    return {"wall": wall, "models": models_seconds(warehouse, export_dir), "rss": rss}
+    per_model = model_seconds(warehouse, export_dir)
+    return {"wall": wall, "models": sum(per_model.values()), "per_model": per_model, "rss": rss}
 
 
 def baseline(export_dir: Path, work: Path) -> dict:
@@ -205,6 +207,10 @@ def report(results: list[dict]) -> str:
             f"{r['full']['rss']:,.0f} / {r['base']['rss']:,.0f} | {r['incr']['wall']:.1f} | "
             f"{r['incr']['wall'] / r['full']['wall']:.2f} |"
         )
+    lines += ["", "Where the models' time goes (full build, seconds):", ""]
+    for r in results:
+        top = sorted(r["full"]["per_model"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append(f"- {r['n']:,} bill runs: " + ", ".join(f"{name} {sec:.1f}" for name, sec in top))
     lines += [
         "",
         "Goals at 10M bill runs: models ÷ baseline ≤ 1.5; peak memory < 4 GiB; incremental ÷ full < 0.2.",
