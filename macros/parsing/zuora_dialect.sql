@@ -4,16 +4,6 @@
   outgrow one machine.
 #}
 
-{# A cast that yields null instead of failing. dbt.safe_cast is a plain cast on DuckDB, so it cannot be used. #}
-{% macro zuora_try_cast(expr, data_type) -%}
-    {{ return(adapter.dispatch('zuora_try_cast', 'zuora_billing_runs')(expr, data_type)) }}
-{%- endmacro %}
-
-{% macro default__zuora_try_cast(expr, data_type) -%}
-    try_cast({{ expr }} as {{ data_type }})
-{%- endmacro %}
-
-
 {# True when the whole of expr matches the regular expression (anchored at both ends). #}
 {% macro zuora_regexp_full_match(expr, pattern) -%}
     {{ return(adapter.dispatch('zuora_regexp_full_match', 'zuora_billing_runs')(expr, pattern)) }}
