@@ -51,5 +51,8 @@ def test_mart_columns_are_the_data_source_view_in_order():
         "is_failed",
         "is_posted",
         "is_terminal",
+        "has_unknown_entity",
+        "_source_file",
+        "_source_row_number",
     ]
     assert all(re.search(rf"\b{c}\b", sql) for c in columns)

@@ -130,13 +130,14 @@ def test_only_the_broken_rules_fail(broken_build):
 
 
 def test_contract_rejects_a_missing_status(tmp_path, demo_exports):
-    """The mart's enforced contract: a bill run without a status cannot reach fct_billing_runs."""
+    """The mart's enforced contract: a bill run without a status cannot reach fct_billing_runs, even with the
+    quarantine (which would keep it out first) turned off."""
     project = copy_project(tmp_path)
     (br_header, br_rows), (en_header, en_rows) = demo_exports
     rows = [dict(r) for r in br_rows]
     rows[0][BR + "Status"] = "  "
     write_csv(project / "seeds" / "zuora_billing_run_export.csv", br_header, rows)
     write_csv(project / "seeds" / "zuora_entity_export.csv", en_header, en_rows)
-    run = run_dbt(project, "build", "--exclude", "test_type:data")
+    run = run_dbt(project, "build", "--exclude", "test_type:data", "--vars", "{zuora_quarantine: false}")
     assert run.returncode != 0
     assert "fct_billing_runs" in run.output and "NOT NULL constraint failed" in run.output, run.output[-3000:]
