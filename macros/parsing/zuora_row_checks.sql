@@ -64,6 +64,17 @@
 {%- endmacro %}
 
 {#
+  The smallest and largest raw_hash among the rows of the same file with the same ID (min_hash, max_hash): when
+  they differ, the ID appears in the file with other values. Partitioned by the file's order number (cheaper
+  than its name) and by _is_new_file, which is constant per file: it lets an incremental build's filter on
+  _is_new_file pass this window and reach the files, so that only new files are read.
+#}
+{% macro zuora_hash_range_in_file(id_column) -%}
+    min(raw_hash) over (partition by _is_new_file, _source_file_order, {{ id_column }}) as min_hash,
+    max(raw_hash) over (partition by _is_new_file, _source_file_order, {{ id_column }}) as max_hash
+{%- endmacro %}
+
+{#
   The reject reasons of a row: its own (row_reasons), plus duplicate_id_in_file when the same ID appears in the
   same file with other values (the window columns min_hash and max_hash of raw_hash, per file and ID, differ).
 #}

@@ -120,10 +120,7 @@ hashed as (
 
     select
         *,
-        -- per file and ID (by the file's order number, cheaper than its name; _is_new_file, constant per
-        -- file, lets an incremental build's filter on it reach the files: only new files are read)
-        min(raw_hash) over (partition by _is_new_file, _source_file_order, entity_id) as min_hash,
-        max(raw_hash) over (partition by _is_new_file, _source_file_order, entity_id) as max_hash
+        {{ zuora_hash_range_in_file('entity_id') }}
     from checked
 
 ),
