@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
-WAREHOUSE ?= warehouse/zuora.duckdb
+WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
 .PHONY: setup build test dbt-test pytest lint format docs demo-data bench report clean
 

@@ -151,8 +151,8 @@ def inspect(path: Path, name: str, known: frozenset[tuple[str, str]] = frozenset
 
     A file already loaded by a successful build, unchanged since (in ``known``), is not read through again.
     """
-    print_ = fingerprint(path)
-    tail = "\n" if (name, print_) in known else _check_text(path, name)
+    stamp = fingerprint(path)
+    tail = "\n" if (name, stamp) in known else _check_text(path, name)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         try:
             header = next(csv.reader(fh))
@@ -190,7 +190,7 @@ def inspect(path: Path, name: str, known: frozenset[tuple[str, str]] = frozenset
         names = ", ".join(f"{f.header_label} ({f.header_api})" for f in missing)
         raise ExportError(f"{name}: a required column is missing: {names}")
     _check_last_line(tail, len(header), name)
-    ef.fingerprint = print_
+    ef.fingerprint = stamp
     return ef
 
 
