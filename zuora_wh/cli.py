@@ -64,12 +64,12 @@ def cmd_build(args) -> int:
     with build_lock(warehouse_dir):
         started = time.monotonic()
         if export_dir is not None:
-            known = frozenset() if args.full_refresh else exports.loaded_files(build_db)
-            files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
-            for warning in exports.warnings(files):
-                print(f"warning: {warning}", file=sys.stderr)
             with duckdb.connect(str(build_db)) as con:
-                new = exports.register(con, files, full_refresh=args.full_refresh)
+                known = frozenset() if args.full_refresh else exports.loaded_files_of(con)
+                files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
+                for warning in exports.warnings(files):
+                    print(f"warning: {warning}", file=sys.stderr)
+                new = exports.register(con, files, loaded=known)
             print(f"exports: {len(files)} files in {export_dir}, {len(new)} new since the last build")
         dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args)

@@ -105,7 +105,6 @@ STATUS_UI_LABELS: dict[str, str] = {
     "CancelInProgress": "Cancel in progress",
     "RemoveInProgress": "Remove in progress",
 }
-BILLING_RUN_TYPES: tuple[str, ...] = ("Regular", "CatchUp")
 
 
 def headers(fields: tuple[Field, ...], style: str = "label") -> list[str]:

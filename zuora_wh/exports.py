@@ -210,26 +210,16 @@ def _check_last_line(tail: str, width: int, name: str) -> None:
         )
 
 
-def loaded_files(db_path: Path) -> frozenset[tuple[str, str]]:
-    """(file, fingerprint) of every file the last successful build into ``db_path`` loaded."""
-    if not db_path.exists():
-        return frozenset()
-    import duckdb
-
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        return frozenset(loaded_files_of(con))
-
-
-def loaded_files_of(con) -> set[tuple[str, str]]:
+def loaded_files_of(con) -> frozenset[tuple[str, str]]:
+    """(file, fingerprint) of every file the last successful build into ``con``'s database loaded."""
+    con.execute("create schema if not exists raw")
     has_state = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'raw' and table_name = 'export_files_loaded'"
     ).fetchone()[0]
-    return (
-        {tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall()}
-        if has_state
-        else set()
-    )
+    if not has_state:
+        return frozenset()
+    return frozenset(tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall())
 
 
 def prepare(export_dir: Path, cache_dir: Path, known: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
@@ -297,11 +287,10 @@ BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
 ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
 
 
-def register(con, files: list[ExportFile], full_refresh: bool = False) -> list[ExportFile]:
-    """Create the raw views over ``files`` in the DuckDB connection ``con``; return the files new since the
-    last successful build (all of them on a first build or with ``full_refresh``)."""
+def register(con, files: list[ExportFile], loaded: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
+    """Create the raw views over ``files`` in the DuckDB connection ``con``; return the files that are not in
+    ``loaded`` (see loaded_files_of; empty on a first build or a full refresh): new or changed since."""
     con.execute("create schema if not exists raw")
-    loaded = set() if full_refresh else loaded_files_of(con)
     new = [ef for ef in files if (ef.display_name, ef.fingerprint) not in loaded]
     new_names = {ef.display_name for ef in new}
     runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns}, BILLING_RUN_LABELS, new_names)
