@@ -24,10 +24,8 @@ staged as (
     select * from {{ ref('int_zuora__billing_run_versions') }}
     where
         not {{ zuora_is_rejected('_reject_reasons') }}
-        {% if is_incremental() -%}
-            -- incremental: only the rows of the files parsed by this build
-            and _loaded_by_invocation = '{{ invocation_id }}'
-        {%- endif %}
+        -- incremental: only the rows of the files parsed by this build
+        and {{ "_loaded_by_invocation = '" ~ invocation_id ~ "'" if is_incremental() else 'true' }}
 
 ),
 
