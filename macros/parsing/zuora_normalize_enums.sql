@@ -4,22 +4,23 @@
   ('posted', 'POSTED'): comparison ignores case, spaces, hyphens and underscores. A value that is no known
   status is kept as written, so that the accepted-values test names it instead of it turning into null.
 #}
-{% macro zuora_normalize_status(expr) -%}
-    {{ zuora_normalize_enum(expr, zuora_status_values()) }}
+{% macro zuora_normalize_status(text_expr) -%}
+    {{ zuora_normalize_enum(text_expr, zuora_status_values()) }}
 {%- endmacro %}
 
 {# Billing Run Type: 'Regular' or 'CatchUp' ('Catch Up', 'catchup' and the like are the same value). #}
-{% macro zuora_normalize_billing_run_type(expr) -%}
-    {{ zuora_normalize_enum(expr, ['Regular', 'CatchUp']) }}
+{% macro zuora_normalize_billing_run_type(text_expr) -%}
+    {{ zuora_normalize_enum(text_expr, ['Regular', 'CatchUp']) }}
 {%- endmacro %}
 
-{# Maps a cleaned value to the one of api_values it spells, ignoring case, spaces, hyphens and underscores. #}
-{% macro zuora_normalize_enum(expr, api_values) -%}
-    {%- set key = "replace(replace(replace(lower(" ~ zuora_clean_text(expr) ~ "), ' ', ''), '_', ''), '-', '')" -%}
+{# Maps a value (text already cleaned by zuora_clean_text) to the one of api_values it spells, ignoring case, spaces,
+   hyphens and underscores. #}
+{% macro zuora_normalize_enum(text_expr, api_values) -%}
+    {%- set key = "replace(replace(replace(lower(" ~ text_expr ~ "), ' ', ''), '_', ''), '-', '')" -%}
     case {{ key }}
         {%- for value in api_values %}
         when '{{ value | lower }}' then '{{ value }}'
         {%- endfor %}
-        else {{ zuora_clean_text(expr) }}
+        else {{ text_expr }}
     end
 {%- endmacro %}

@@ -3,10 +3,11 @@
   - ISO 2025-01-31, as the API and AQuA write it;
   - localised UI exports: 01/31/2025 (en_US) or 31/01/2025 (en_GB), chosen by the variable
     zuora_slash_date_order ('MDY', the default, or 'DMY'); 31.01.2025 (de); 2025/01/31 (ja).
-  Anything else becomes null.
+  Anything else becomes null. text_expr is text already cleaned by zuora_clean_text (staging cleans every
+  field once, then parses the cleaned text).
 #}
-{% macro zuora_parse_date(expr) -%}
-    {{ return(adapter.dispatch('zuora_parse_date', 'zuora_billing_runs')(zuora_clean_text(expr))) }}
+{% macro zuora_parse_date(text_expr) -%}
+    {{ return(adapter.dispatch('zuora_parse_date', 'zuora_billing_runs')(text_expr)) }}
 {%- endmacro %}
 
 {% macro zuora_slash_date_format(style) -%}

@@ -8,11 +8,11 @@
       * 2025-03-09T01:30:00 or 2025-03-09 01:30:00;
       * localised UI exports: 03/09/2025 and 03/09/2025 01:30:00 (slash order as in zuora_parse_date),
         09.03.2025, 2025/03/09.
-  Anything else becomes null.
+  Anything else becomes null. text_expr is text already cleaned by zuora_clean_text.
 #}
-{% macro zuora_parse_timestamp_utc(expr) -%}
+{% macro zuora_parse_timestamp_utc(text_expr) -%}
     {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(
-        zuora_clean_text(expr), var('zuora_tenant_timezone', 'America/Los_Angeles')
+        text_expr, var('zuora_tenant_timezone', 'America/Los_Angeles')
     )) }}
 {%- endmacro %}
 

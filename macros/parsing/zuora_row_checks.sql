@@ -15,9 +15,9 @@
     {%- for value in values %}'{{ value }}'{{ ', ' if not loop.last }}{% endfor -%}
 {%- endmacro %}
 
-{# True when the raw text holds a value (after cleaning) but parsing it gave null. #}
-{% macro zuora_unparsed(raw_expr, parsed_expr) -%}
-    ({{ zuora_clean_text(raw_expr) }} is not null and {{ parsed_expr }} is null)
+{# True when a field holds a value (its cleaned text, text_expr, is not null) but parsing it gave null. #}
+{% macro zuora_unparsed(text_expr, parsed_expr) -%}
+    ({{ text_expr }} is not null and {{ parsed_expr }} is null)
 {%- endmacro %}
 
 {# A hash of the raw values of a row, fields of the struct struct_name (dispatched: DuckDB's hash over all the

@@ -60,6 +60,8 @@ renamed as (
 
 cleaned as (
 
+    -- Every field cleaned once (trim, empty to null, the CSV-injection apostrophe); the fields that are parsed
+    -- below keep their cleaned text as <name>_text, which the checks compare with the parsed value.
     select
         ----------  ids
         {{ zuora_clean_text('billing_run_id') }} as billing_run_id,
@@ -70,28 +72,24 @@ cleaned as (
 
         ---------- text
         {{ zuora_clean_text('billing_run_name') }} as billing_run_name,
-        {{ zuora_normalize_billing_run_type('billing_run_type') }} as billing_run_type,
         {{ zuora_clean_text('target_type') }} as target_type,
-        {{ zuora_normalize_status('status') }} as status,
         {{ zuora_clean_text('error_message') }} as error_message,
+        {{ zuora_clean_text('billing_run_type') }} as billing_run_type_text,
+        {{ zuora_clean_text('status') }} as status_text,
 
-        ---------- numbers
-        {{ zuora_parse_integer('number_of_accounts') }} as number_of_accounts,
-        {{ zuora_parse_integer('number_of_invoices') }} as number_of_invoices,
-        {{ zuora_parse_integer('number_of_credit_memos') }} as number_of_credit_memos,
-        {{ zuora_parse_integer('total_time_ms') }} as total_time_ms,
-
-        ---------- dates
-        {{ zuora_parse_date('target_date') }} as target_date,
-        {{ zuora_parse_date('invoice_date') }} as invoice_date,
-
-        ---------- timestamps (UTC)
-        {{ zuora_parse_timestamp_utc('created_at') }} as created_at,
-        {{ zuora_parse_timestamp_utc('executed_at') }} as executed_at,
-        {{ zuora_parse_timestamp_utc('started_at') }} as started_at,
-        {{ zuora_parse_timestamp_utc('ended_at') }} as ended_at,
-        {{ zuora_parse_timestamp_utc('posted_at') }} as posted_at,
-        {{ zuora_parse_timestamp_utc('updated_at') }} as updated_at,
+        ---------- numbers, dates and timestamps: text, parsed below
+        {{ zuora_clean_text('number_of_accounts') }} as number_of_accounts_text,
+        {{ zuora_clean_text('number_of_invoices') }} as number_of_invoices_text,
+        {{ zuora_clean_text('number_of_credit_memos') }} as number_of_credit_memos_text,
+        {{ zuora_clean_text('total_time_ms') }} as total_time_ms_text,
+        {{ zuora_clean_text('target_date') }} as target_date_text,
+        {{ zuora_clean_text('invoice_date') }} as invoice_date_text,
+        {{ zuora_clean_text('created_at') }} as created_at_text,
+        {{ zuora_clean_text('executed_at') }} as executed_at_text,
+        {{ zuora_clean_text('started_at') }} as started_at_text,
+        {{ zuora_clean_text('ended_at') }} as ended_at_text,
+        {{ zuora_clean_text('posted_at') }} as posted_at_text,
+        {{ zuora_clean_text('updated_at') }} as updated_at_text,
 
         ---------- lineage
         _source_file,
@@ -103,6 +101,37 @@ cleaned as (
         {{ zuora_struct(raw_columns) }} as _raw
 
     from renamed
+
+),
+
+typed as (
+
+    select
+        *,
+
+        ---------- text
+        {{ zuora_normalize_billing_run_type('billing_run_type_text') }} as billing_run_type,
+        {{ zuora_normalize_status('status_text') }} as status,
+
+        ---------- numbers
+        {{ zuora_parse_integer('number_of_accounts_text') }} as number_of_accounts,
+        {{ zuora_parse_integer('number_of_invoices_text') }} as number_of_invoices,
+        {{ zuora_parse_integer('number_of_credit_memos_text') }} as number_of_credit_memos,
+        {{ zuora_parse_integer('total_time_ms_text') }} as total_time_ms,
+
+        ---------- dates
+        {{ zuora_parse_date('target_date_text') }} as target_date,
+        {{ zuora_parse_date('invoice_date_text') }} as invoice_date,
+
+        ---------- timestamps (UTC)
+        {{ zuora_parse_timestamp_utc('created_at_text') }} as created_at,
+        {{ zuora_parse_timestamp_utc('executed_at_text') }} as executed_at,
+        {{ zuora_parse_timestamp_utc('started_at_text') }} as started_at,
+        {{ zuora_parse_timestamp_utc('ended_at_text') }} as ended_at,
+        {{ zuora_parse_timestamp_utc('posted_at_text') }} as posted_at,
+        {{ zuora_parse_timestamp_utc('updated_at_text') }} as updated_at
+
+    from cleaned
 
 ),
 
@@ -134,28 +163,28 @@ checked as (
             end,
             case
                 when
-                    {{ zuora_unparsed("_raw['target_date']", 'target_date') }}
-                    or {{ zuora_unparsed("_raw['invoice_date']", 'invoice_date') }}
+                    {{ zuora_unparsed('target_date_text', 'target_date') }}
+                    or {{ zuora_unparsed('invoice_date_text', 'invoice_date') }}
                     then 'unparseable_date'
             end,
             case
                 when
-                    {{ zuora_unparsed("_raw['created_at']", 'created_at') }}
-                    or {{ zuora_unparsed("_raw['executed_at']", 'executed_at') }}
-                    or {{ zuora_unparsed("_raw['started_at']", 'started_at') }}
-                    or {{ zuora_unparsed("_raw['ended_at']", 'ended_at') }}
-                    or {{ zuora_unparsed("_raw['posted_at']", 'posted_at') }}
-                    or {{ zuora_unparsed("_raw['updated_at']", 'updated_at') }}
+                    {{ zuora_unparsed('created_at_text', 'created_at') }}
+                    or {{ zuora_unparsed('executed_at_text', 'executed_at') }}
+                    or {{ zuora_unparsed('started_at_text', 'started_at') }}
+                    or {{ zuora_unparsed('ended_at_text', 'ended_at') }}
+                    or {{ zuora_unparsed('posted_at_text', 'posted_at') }}
+                    or {{ zuora_unparsed('updated_at_text', 'updated_at') }}
                     then 'unparseable_datetime'
             end,
-            case when {{ zuora_clean_text("_raw['created_at']") }} is null then 'missing_created_date' end,
-            case when {{ zuora_clean_text("_raw['updated_at']") }} is null then 'missing_updated_date' end,
+            case when created_at_text is null then 'missing_created_date' end,
+            case when updated_at_text is null then 'missing_updated_date' end,
             case
                 when
-                    {{ zuora_unparsed("_raw['number_of_accounts']", 'number_of_accounts') }}
-                    or {{ zuora_unparsed("_raw['number_of_invoices']", 'number_of_invoices') }}
-                    or {{ zuora_unparsed("_raw['number_of_credit_memos']", 'number_of_credit_memos') }}
-                    or {{ zuora_unparsed("_raw['total_time_ms']", 'total_time_ms') }}
+                    {{ zuora_unparsed('number_of_accounts_text', 'number_of_accounts') }}
+                    or {{ zuora_unparsed('number_of_invoices_text', 'number_of_invoices') }}
+                    or {{ zuora_unparsed('number_of_credit_memos_text', 'number_of_credit_memos') }}
+                    or {{ zuora_unparsed('total_time_ms_text', 'total_time_ms') }}
                     then 'non_integer_count'
             end,
             case
@@ -181,14 +210,14 @@ checked as (
             end,
             case
                 when
-                    {{ zuora_clean_text("_raw['target_date']") }} is null
-                    or {{ zuora_clean_text("_raw['invoice_date']") }} is null
+                    target_date_text is null
+                    or invoice_date_text is null
                     then 'missing_date'
             end,
             case
                 when
-                    {{ zuora_clean_text("_raw['number_of_accounts']") }} is null
-                    or {{ zuora_clean_text("_raw['number_of_invoices']") }} is null
+                    number_of_accounts_text is null
+                    or number_of_invoices_text is null
                     then 'missing_count'
             end,
             case when length(error_message) > 255 then 'text_too_long' end,
@@ -206,7 +235,7 @@ checked as (
             end
         ) as row_reasons,
         {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
-    from cleaned
+    from typed
 
 ),
 

@@ -47,6 +47,7 @@ renamed as (
 
 cleaned as (
 
+    -- Every field cleaned once; the timestamps keep their cleaned text as <name>_text for the checks.
     select
         ----------  ids
         {{ zuora_clean_text('entity_id') }} as entity_id,
@@ -64,9 +65,9 @@ cleaned as (
         {{ zuora_clean_text('entity_postal_code') }} as entity_postal_code,
         {{ zuora_clean_text('entity_country') }} as entity_country,
 
-        ---------- timestamps (UTC)
-        {{ zuora_parse_timestamp_utc('entity_created_at') }} as entity_created_at,
-        {{ zuora_parse_timestamp_utc('entity_updated_at') }} as entity_updated_at,
+        ---------- timestamps: text, parsed below
+        {{ zuora_clean_text('entity_created_at') }} as entity_created_at_text,
+        {{ zuora_clean_text('entity_updated_at') }} as entity_updated_at_text,
 
         ---------- lineage
         _source_file,
@@ -78,6 +79,19 @@ cleaned as (
         {{ zuora_struct(raw_columns) }} as _raw
 
     from renamed
+
+),
+
+typed as (
+
+    select
+        *,
+
+        ---------- timestamps (UTC)
+        {{ zuora_parse_timestamp_utc('entity_created_at_text') }} as entity_created_at,
+        {{ zuora_parse_timestamp_utc('entity_updated_at_text') }} as entity_updated_at
+
+    from cleaned
 
 ),
 
@@ -106,13 +120,13 @@ checked as (
             case when entity_created_at > entity_updated_at then 'dates_out_of_order' end,
             case
                 when
-                    {{ zuora_unparsed("_raw['entity_created_at']", 'entity_created_at') }}
-                    or {{ zuora_unparsed("_raw['entity_updated_at']", 'entity_updated_at') }}
+                    {{ zuora_unparsed('entity_created_at_text', 'entity_created_at') }}
+                    or {{ zuora_unparsed('entity_updated_at_text', 'entity_updated_at') }}
                     then 'unparseable_datetime'
             end
         ) as row_reasons,
         {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
-    from cleaned
+    from typed
 
 ),
 
