@@ -63,15 +63,25 @@ def cmd_build(args) -> int:
     build_db.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(warehouse_dir):
         started = time.monotonic()
+        full_refresh = args.full_refresh
         if export_dir is not None:
             with duckdb.connect(str(build_db)) as con:
-                known = frozenset() if args.full_refresh else exports.loaded_files_of(con)
+                known = frozenset() if full_refresh else exports.loaded_files_of(con)
                 files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
                 for warning in exports.warnings(files):
                     print(f"warning: {warning}", file=sys.stderr)
+                stale = [] if full_refresh else exports.stale_files(con, files)
+                if stale:
+                    # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone
+                    # or was replaced must leave the marts, which only a rebuild from every file does.
+                    print(
+                        f"exports: {len(stale)} file(s) of the last build removed or changed since "
+                        f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}): rebuilding from every file"
+                    )
+                    full_refresh, known = True, frozenset()
                 new = exports.register(con, files, loaded=known)
             print(f"exports: {len(files)} files in {export_dir}, {len(new)} new since the last build")
-        dbt_args = ["build", *(["--full-refresh"] if args.full_refresh else []), *args.dbt_args]
+        dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args)
         if rc != 0:
             print(

@@ -222,6 +222,20 @@ def loaded_files_of(con) -> frozenset[tuple[str, str]]:
     return frozenset(tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall())
 
 
+def stale_files(con, files: list[ExportFile]) -> list[str]:
+    """Names of the files with bill runs that the last successful build into ``con``'s database loaded and that are
+    no longer in the folder, or whose content changed since. Their rows may be the versions the marts hold, and an
+    incremental build only adds and replaces rows: when there are any, the build must start again from every file
+    (a full refresh). Entity exports do not count: the entities are rebuilt from every file on every build."""
+    if not loaded_files_of(con):
+        return []
+    kinds = {r[0] for r in con.execute("select column_name from (describe raw.export_files_loaded)").fetchall()}
+    with_runs = "where kind in ('billing_run', 'combined')" if "kind" in kinds else ""
+    loaded = con.execute(f"select file, fingerprint from raw.export_files_loaded {with_runs}").fetchall()
+    current = {(ef.display_name, ef.fingerprint) for ef in files}
+    return sorted({name for name, fingerprint in loaded if (name, fingerprint) not in current})
+
+
 def prepare(export_dir: Path, cache_dir: Path, known: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
     """Every export file of ``export_dir``, checked and classified, oldest first.
 
@@ -319,4 +333,6 @@ def register(con, files: list[ExportFile], loaded: frozenset[tuple[str, str]] = 
 
 def mark_loaded(con) -> None:
     """After a successful build: the files of this build are loaded (an incremental build skips them)."""
-    con.execute("create or replace table raw.export_files_loaded as select file, fingerprint from raw.export_files")
+    con.execute(
+        "create or replace table raw.export_files_loaded as select file, fingerprint, kind from raw.export_files"
+    )

@@ -70,10 +70,11 @@ existing as (
 
 changed_entities as (
 
-    -- entities whose fields changed since their bill runs were last written
+    -- entities whose fields changed since their bill runs were last written, that appeared (the runs had an
+    -- unknown entity) or that are gone from the entity exports
     select distinct existing.entity_id
     from existing
-    inner join entities on existing.entity_id = entities.entity_id
+    left join entities on existing.entity_id = entities.entity_id
     where existing.entity_updated_at is distinct from entities.entity_updated_at
 
 ),

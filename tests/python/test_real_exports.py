@@ -153,6 +153,53 @@ def test_incremental_after_a_reexport_equals_a_full_refresh(tmp_path):
     assert reexport.exists()
 
 
+def test_a_removed_or_replaced_file_rebuilds_from_every_file(tmp_path):
+    """The warehouse is always what a fresh build of the folder gives: the versions of a re-export that is
+    deleted again, or of a file replaced by another export under the same name, leave the marts."""
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
+    build(exports, tmp_path / "wh")
+    before_reexport = mart_rows(tmp_path / "wh")
+    reexport = write_reexport(exports, RUNS, share=0.1, new_runs=15)
+    build(exports, tmp_path / "wh")
+    assert len(mart_rows(tmp_path / "wh")) == RUNS + 15
+    reexport.unlink()
+    result = build(exports, tmp_path / "wh")
+    assert "1 file(s) of the last build removed or changed since" in result.stdout
+    assert "rebuilding from every file" in result.stdout
+    assert mart_rows(tmp_path / "wh") == before_reexport
+    # A file replaced under the same name: only its new content counts.
+    first = sorted(exports.glob("zuora_billing_run_export*.csv"))[0]
+    header, rows = read_csv(first)
+    write_csv(first, header, rows[:-10])
+    result = build(exports, tmp_path / "wh")
+    assert "rebuilding from every file" in result.stdout
+    build(exports, tmp_path / "fresh")
+    assert mart_rows(tmp_path / "wh") == mart_rows(tmp_path / "fresh")
+
+
+def test_an_entity_gone_from_the_entity_export_leaves_its_runs_incrementally(tmp_path):
+    """Entities are rebuilt from every file on each build, so an entity export can be replaced without a full
+    rebuild; the runs of an entity that is gone keep their entity ID and are flagged has_unknown_entity."""
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
+    build(exports, tmp_path / "wh")
+    entity_file = exports / "zuora_entity_export.csv"
+    header, rows = read_csv(entity_file)
+    gone = rows[1]["Entity: ID"]
+    write_csv(entity_file, header, [r for r in rows if r["Entity: ID"] != gone])
+    result = build(exports, tmp_path / "wh")
+    assert "rebuilding from every file" not in result.stdout
+    build(exports, tmp_path / "fresh")
+    assert mart_rows(tmp_path / "wh") == mart_rows(tmp_path / "fresh")
+    flagged = query(
+        tmp_path / "wh" / "zuora.duckdb",
+        f"select count(*), bool_and(has_unknown_entity), count(entity_name) from marts.fct_billing_runs "
+        f"where entity_id = '{gone}'",
+    )
+    assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
+
+
 def test_without_export_dir_the_demo_is_used(tmp_path):
     result = zuora_wh("build", warehouse=tmp_path / "wh")
     assert result.returncode == 0, result.stderr[-3000:]
