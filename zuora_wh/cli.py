@@ -66,11 +66,11 @@ def cmd_build(args) -> int:
         full_refresh = args.full_refresh
         if export_dir is not None:
             with duckdb.connect(str(build_db)) as con:
-                known = frozenset() if full_refresh else exports.loaded_files_of(con)
+                known = {} if full_refresh else exports.loaded_files_of(con)
                 files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
                 for warning in exports.warnings(files):
                     print(f"warning: {warning}", file=sys.stderr)
-                stale = [] if full_refresh else exports.stale_files(con, files)
+                stale = exports.stale_files(known, files)
                 if stale:
                     # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone
                     # or was replaced must leave the marts, which only a rebuild from every file does.
@@ -78,7 +78,7 @@ def cmd_build(args) -> int:
                         f"exports: {len(stale)} file(s) of the last build removed or changed since "
                         f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}): rebuilding from every file"
                     )
-                    full_refresh, known = True, frozenset()
+                    full_refresh, known = True, {}
                 new = exports.register(con, files, loaded=known)
             print(f"exports: {len(files)} files in {export_dir}, {len(new)} new since the last build")
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]

@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def fingerprint(path: Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def inspect(path: Path, name: str, known: frozenset[tuple[str, str]] = frozenset()) -> ExportFile:
+def inspect(path: Path, name: str, known: Collection[tuple[str, str]] = frozenset()) -> ExportFile:
     """Check one CSV file and classify it by its header. Raises ExportError on a file-level problem.
 
     A file already loaded by a successful build, unchanged since (in ``known``), is not read through again.
@@ -210,33 +210,34 @@ def _check_last_line(tail: str, width: int, name: str) -> None:
         )
 
 
-def loaded_files_of(con) -> frozenset[tuple[str, str]]:
-    """(file, fingerprint) of every file the last successful build into ``con``'s database loaded."""
+def loaded_files_of(con) -> dict[tuple[str, str], str]:
+    """(file, fingerprint) -> kind of every file the last successful build into ``con``'s database loaded. (State
+    written before the kind was recorded counts every file as one with bill runs.)"""
     con.execute("create schema if not exists raw")
-    has_state = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'export_files_loaded'"
-    ).fetchone()[0]
-    if not has_state:
-        return frozenset()
-    return frozenset(tuple(r) for r in con.execute("select file, fingerprint from raw.export_files_loaded").fetchall())
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'export_files_loaded'"
+        ).fetchall()
+    }
+    if not columns:
+        return {}
+    kind = "kind" if "kind" in columns else "'billing_run'"
+    rows = con.execute(f"select file, fingerprint, {kind} from raw.export_files_loaded").fetchall()
+    return {(file, fingerprint): k for file, fingerprint, k in rows}
 
 
-def stale_files(con, files: list[ExportFile]) -> list[str]:
-    """Names of the files with bill runs that the last successful build into ``con``'s database loaded and that are
-    no longer in the folder, or whose content changed since. Their rows may be the versions the marts hold, and an
-    incremental build only adds and replaces rows: when there are any, the build must start again from every file
-    (a full refresh). Entity exports do not count: the entities are rebuilt from every file on every build."""
-    if not loaded_files_of(con):
-        return []
-    kinds = {r[0] for r in con.execute("select column_name from (describe raw.export_files_loaded)").fetchall()}
-    with_runs = "where kind in ('billing_run', 'combined')" if "kind" in kinds else ""
-    loaded = con.execute(f"select file, fingerprint from raw.export_files_loaded {with_runs}").fetchall()
+def stale_files(loaded: dict[tuple[str, str], str], files: list[ExportFile]) -> list[str]:
+    """Names of the files with bill runs in ``loaded`` (see loaded_files_of) that are no longer in the folder, or
+    whose content changed since. Their rows may be the versions the marts hold, and an incremental build only adds
+    and replaces rows: when there are any, the build must start again from every file (a full refresh). Entity
+    exports do not count: the entities are rebuilt from every file on every build."""
     current = {(ef.display_name, ef.fingerprint) for ef in files}
-    return sorted({name for name, fingerprint in loaded if (name, fingerprint) not in current})
+    return sorted({name for (name, fp), kind in loaded.items() if kind != "entity" and (name, fp) not in current})
 
 
-def prepare(export_dir: Path, cache_dir: Path, known: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
+def prepare(export_dir: Path, cache_dir: Path, known: Collection[tuple[str, str]] = frozenset()) -> list[ExportFile]:
     """Every export file of ``export_dir``, checked and classified, oldest first.
 
     Order decides which version of a row wins a tie on Updated Date: files are ordered by modification time,
@@ -301,7 +302,7 @@ BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
 ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
 
 
-def register(con, files: list[ExportFile], loaded: frozenset[tuple[str, str]] = frozenset()) -> list[ExportFile]:
+def register(con, files: list[ExportFile], loaded: Collection[tuple[str, str]] = frozenset()) -> list[ExportFile]:
     """Create the raw views over ``files`` in the DuckDB connection ``con``; return the files that are not in
     ``loaded`` (see loaded_files_of; empty on a first build or a full refresh): new or changed since."""
     con.execute("create schema if not exists raw")
