@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zuora_wh.cli import build_db_path  # noqa: E402
-from zuora_wh.exports import BILLING_RUN_LABELS, ENTITY_LABELS  # noqa: E402
 from zuora_wh.generate import write_exports, write_reexport  # noqa: E402
+from zuora_wh.read_exports import BILLING_RUN_LABELS, ENTITY_LABELS  # noqa: E402
 
 MEMORY_LIMIT = "3GB"
 FILES = 10

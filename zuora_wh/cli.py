@@ -22,12 +22,13 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh import exports
-from zuora_wh.publish import build_lock, publish
+from zuora_wh import read_exports
+from zuora_wh.publish import BuildBusy, build_lock, publish
 from zuora_wh.report import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
+EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: another build is running, try again later
 
 
 def _warehouse_dir(args) -> Path:
@@ -61,26 +62,33 @@ def cmd_build(args) -> int:
     export_dir = Path(args.export_dir).resolve() if args.export_dir else None
     build_db = build_db_path(warehouse_dir, export_dir)
     build_db.parent.mkdir(parents=True, exist_ok=True)
-    with build_lock(warehouse_dir):
+    with build_lock(warehouse_dir, wait=not args.no_wait):
         started = time.monotonic()
         full_refresh = args.full_refresh
         if export_dir is not None:
             with duckdb.connect(str(build_db)) as con:
-                known = {} if full_refresh else exports.loaded_files_of(con)
-                files = exports.prepare(export_dir, cache_dir=build_db.parent / "unzipped", known=known)
-                for warning in exports.warnings(files):
+                loaded = {} if full_refresh else read_exports.loaded_files_of(con)
+                files, ignored = read_exports.prepare(export_dir, cache_dir=build_db.parent / "cache", known=loaded)
+                for warning in read_exports.warnings(files, ignored):
                     print(f"warning: {warning}", file=sys.stderr)
-                stale = exports.stale_files(known, files)
+                diff = read_exports.changes(loaded, files)
+                stale = diff.stale(loaded)
                 if stale:
                     # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone
                     # or was replaced must leave the marts, which only a rebuild from every file does.
+                    what = [f"{len(diff.removed)} removed"] if diff.removed else []
+                    what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
                     print(
-                        f"exports: {len(stale)} file(s) of the last build removed or changed since "
+                        f"exports: files the last build loaded were {' and '.join(what)} "
                         f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}): rebuilding from every file"
                     )
-                    full_refresh, known = True, {}
-                new = exports.register(con, files, loaded=known)
-            print(f"exports: {len(files)} files in {export_dir}, {len(new)} new since the last build")
+                    full_refresh = True
+                new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
+                read_exports.register(con, files, new, ignored)
+            print(
+                f"exports: {len(files)} files in {export_dir}: {len(new)} to load, "
+                f"{len(files) - len(new)} unchanged since the last build"
+            )
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args)
         if rc != 0:
@@ -92,7 +100,7 @@ def cmd_build(args) -> int:
             return rc
         if export_dir is not None:
             with duckdb.connect(str(build_db)) as con:
-                exports.mark_loaded(con)
+                read_exports.mark_loaded(con)
         print(summary(build_db))
         if args.no_publish:
             print(f"built {build_db} (not published)")
@@ -111,7 +119,7 @@ def cmd_publish(args) -> int:
     if not build_db.exists():
         print(f"error: no build to publish at {build_db}: run 'python -m zuora_wh build' first", file=sys.stderr)
         return 2
-    with build_lock(warehouse_dir):
+    with build_lock(warehouse_dir, wait=not args.no_wait):
         publish(build_db, warehouse_dir / DB_NAME, warehouse_dir / "parquet")
     print(f"published {warehouse_dir / DB_NAME}")
     return 0
@@ -138,10 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from every file")
     b.add_argument("--no-publish", action="store_true", help="build and test only; leave the served files alone")
+    b.add_argument("--no-wait", action="store_true",
+                   help=f"when another build holds the warehouse folder, exit at once with code {EXIT_BUSY} "
+                        "instead of waiting for it")  # fmt: skip
     b.add_argument("dbt_args", nargs="*", help="more arguments for dbt build (after --)")
     b.set_defaults(func=cmd_build)
     pub = sub.add_parser("publish", help="publish the last build again")
     pub.add_argument("--export-dir", default=os.environ.get("ZUORA_EXPORT_DIR") or None)
+    pub.add_argument("--no-wait", action="store_true", help=f"exit with code {EXIT_BUSY} if a build is running")
     pub.set_defaults(func=cmd_publish)
     rep = sub.add_parser("report", help="the summary of the published build: files, rows loaded, rejected, superseded")
     rep.set_defaults(func=cmd_report)
@@ -151,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return args.func(args)
-    except exports.ExportError as e:
+    except read_exports.ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BuildBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return 130

@@ -26,23 +26,16 @@ from pathlib import Path
 import duckdb
 
 from zuora_wh.columns import BILLING_RUN_FIELDS, ENTITY_FIELDS, Field
+from zuora_wh.sql import quote_identifier, quote_string
 
 FIELDS: tuple[Field, ...] = BILLING_RUN_FIELDS + ENTITY_FIELDS
 DATE_FIELDS = {f.column: f.kind for f in BILLING_RUN_FIELDS if f.kind in ("date", "datetime")}
 GUARDED = ("=", "+", "-", "@", ";")
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _csv_value(f: Field) -> str:
     """The SQL that writes one field as Zuora's CSV does."""
-    c = _quote(f.column)
+    c = quote_identifier(f.column)
     if f.kind == "datetime":
         frac = f"case when microsecond({c}) % 1000000 <> 0 then '.' || lpad(cast(microsecond({c}) % 1000000 as varchar), 6, '0') else '' end"  # noqa: E501
         return f"strftime({c}, '%Y-%m-%dT%H:%M:%S') || {frac} || '+00:00'"
@@ -50,7 +43,7 @@ def _csv_value(f: Field) -> str:
         return f"strftime({c}, '%Y-%m-%d')"
     if f.kind == "integer":
         return f"cast({c} as varchar)"
-    guard = ", ".join(_sql_string(ch) for ch in GUARDED)
+    guard = ", ".join(quote_string(ch) for ch in GUARDED)
     return f"case when left({c}, 1) in ({guard}) then '''' || {c} else {c} end"
 
 
@@ -58,7 +51,7 @@ def build_query(args) -> tuple[str, list]:
     """The SELECT of the export, with its parameters."""
     where, params = [], []
     if args.date_field:
-        column = _quote(args.date_field)
+        column = quote_identifier(args.date_field)
         if args.date_from:
             where.append(f"{column} >= ?")
             params.append(args.date_from)
@@ -75,7 +68,7 @@ def build_query(args) -> tuple[str, list]:
         params += list(args.entity) * 2
     csv = args.out.suffix.lower() != ".parquet"
     select = ", ".join(
-        f"{_csv_value(f) if csv else _quote(f.column)} as {_quote(f.header_label if args.headers == 'labels' else f.column)}"  # noqa: E501
+        f"{_csv_value(f) if csv else quote_identifier(f.column)} as {quote_identifier(f.header_label if args.headers == 'labels' else f.column)}"  # noqa: E501
         for f in FIELDS
     )
     sql = f"select {select} from marts.fct_billing_runs"
@@ -118,7 +111,7 @@ def export(args) -> int:
             con.execute("set enable_progress_bar = true")
             con.execute("set enable_progress_bar_print = true")
         fmt = "(format parquet, compression zstd)" if out.suffix.lower() == ".parquet" else "(format csv, header true)"
-        con.execute(f"copy ({sql}) to {_sql_string(str(tmp))} {fmt}", params)
+        con.execute(f"copy ({sql}) to {quote_string(str(tmp))} {fmt}", params)
         os.replace(tmp, out)
     finally:
         con.close()

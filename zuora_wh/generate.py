@@ -229,8 +229,8 @@ class BillRun:
     posted: datetime | None
     updated: datetime
     total_ms: int | None
-    accounts: int
-    invoices: int
+    accounts: int | None  # None until the run has processed: Zuora leaves the counts empty
+    invoices: int | None
     credit_memos: int | None
     error: str
     name: str
@@ -239,6 +239,7 @@ class BillRun:
     updated_by: str
     ui_label: bool
     en_us: bool
+    invoice_settlement: bool  # without the feature, Zuora leaves Number of Credit Memos empty
 
     def export_row(self) -> list[str]:
         status = STATUS_UI_LABELS[self.status] if self.ui_label and self.status in STATUS_UI_LABELS else self.status
@@ -253,9 +254,9 @@ class BillRun:
             "Id": self.id,
             "InvoiceDate": zuora_date(self.invoice, self.en_us),
             "Name": self.name,
-            "NumberOfAccounts": str(self.accounts),
-            "NumberOfCreditMemos": "" if self.credit_memos is None else str(self.credit_memos),
-            "NumberOfInvoices": str(self.invoices),
+            "NumberOfAccounts": _count(self.accounts),
+            "NumberOfCreditMemos": _count(self.credit_memos if self.invoice_settlement else None),
+            "NumberOfInvoices": _count(self.invoices),
             "PostedDate": zuora_datetime(self.posted),
             "StartDate": zuora_datetime(self.started),
             "Status": status,
@@ -267,6 +268,10 @@ class BillRun:
             "Entity.Id": self.entity_id,
         }
         return [guard(values[f]) for f in _EXPORT_KEYS]
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 _EXPORT_KEYS = [f.api if f.obj_api == "BillingRun" else "Entity.Id" for f in BILLING_RUN_EXPORT_FIELDS]
@@ -295,9 +300,11 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
         number=i + 1, id=hex_id(rng), run_type=run_type, target_type=target_type, status=status,
         created=created, target=target, invoice=target if rng.random() < 0.85 else local.date(),
         executed=None, started=None, ended=None, posted=None, updated=created, total_ms=None,
-        accounts=0, invoices=0, credit_memos=0, error="", name="", entity_id="",
+        accounts=None, invoices=None, credit_memos=None, error="", name="", entity_id="",
         created_by=rng.choice(users), updated_by=rng.choice(users),
         ui_label=rng.random() < 0.5, en_us=rng.random() < 0.1,
+        # Before 2025-02 the tenant had not enabled Invoice Settlement.
+        invoice_settlement=local.date() >= date(2025, 2, 1),
     )  # fmt: skip
     if status not in ("Pending", "Paused") and not (status in ("Canceled", "CancelInProgress") and rng.random() < 0.4):
         _process(run, rng, scheduled)
@@ -315,9 +322,6 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
             run.posted = run.ended + timedelta(seconds=rng.randint(300, 3 * 86400))
     stamps = [s for s in (run.created, run.executed, run.started, run.ended, run.posted) if s]
     run.updated = max(stamps) + timedelta(seconds=rng.randint(1, 600))
-    # Before 2025-02 the tenant had not enabled Invoice Settlement: Zuora leaves the count empty.
-    if local.date() < date(2025, 2, 1):
-        run.credit_memos = None
     if rng.random() < 0.55:
         run.name = rng.choice(RUN_NAMES).format(month=local.strftime("%b %Y"), bcd=rng.randint(1, 28))
     run.entity_id = "" if rng.random() < 0.02 else rng.choice(entities).id
@@ -331,7 +335,7 @@ def _process(run: BillRun, rng: random.Random, scheduled: bool = False) -> None:
     run.accounts = 1 if run.target_type == "SingleAccount" else int(rng.lognormvariate(5, 1.3)) + 1
     run.invoices = 0 if run.run_type == "CatchUp" else rng.randint(run.accounts - run.accounts // 10, run.accounts)
     memos = rng.randint(0, run.accounts // 15) if run.run_type == "Regular" else 0
-    run.credit_memos = memos if run.credit_memos is not None else None
+    run.credit_memos = memos
     run.total_ms = int(rng.lognormvariate(10.5, 1.4)) + 800
     run.ended = (run.started + timedelta(milliseconds=run.total_ms)).replace(microsecond=0)
 

@@ -14,9 +14,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from zuora_wh.sql import quote_string
 
 # DuckDB 1.0 and every later version open this format: the DuckDB JDBC driver inside DBeaver and the Metabase
 # DuckDB driver lag behind the Python package by several releases.
@@ -24,20 +28,75 @@ STORAGE_VERSION = "v1.0.0"
 MARTS = ("fct_billing_runs", "dim_zuora_entities")
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+class BuildBusy(Exception):
+    """Another build holds the warehouse folder, and the caller asked not to wait."""
+
+
+LOCK_FILE = ".build.lock"
+
+
+def _holder(fh) -> str:
+    """Who holds the lock, as its holder wrote it: 'the build started at <time> by process <pid>'."""
+    fh.seek(0)
+    pid, _, started = fh.read().strip().partition(" ")
+    return f"the build started at {started} by process {pid}" if pid else "another build (it did not say which)"
 
 
 @contextlib.contextmanager
-def build_lock(warehouse_dir: Path):
-    """One build at a time per warehouse folder (a second one waits)."""
+def build_lock(warehouse_dir: Path, wait: bool = True):
+    """One build at a time per warehouse folder. A second one says which build it waits for, then waits; with
+    ``wait=False`` it raises BuildBusy at once. The holder writes its process ID and start time in the lock
+    file; the lock itself is the operating system's (flock), so a killed build never leaves it held."""
     warehouse_dir.mkdir(parents=True, exist_ok=True)
-    with (warehouse_dir / ".build.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    with (warehouse_dir / LOCK_FILE).open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fh)
+            if not wait:
+                raise BuildBusy(
+                    f"{warehouse_dir} is busy: {holder} is still running; not waiting (--no-wait)"
+                ) from None
+            print(f"waiting for {holder} to finish ({warehouse_dir})", file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        fh.flush()
         try:
             yield
         finally:
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporary_files(served_db: Path, parquet_dir: Path | None) -> list[Path]:
+    """Remove the temporary files that publishing builds killed half-way left behind (``.zuora.duckdb.<pid>.tmp``
+    and its WAL, ``.<mart>.parquet.<pid>.tmp``): those whose process is no longer running. Call it while holding
+    the build lock. Returns what it removed."""
+    patterns = [(served_db.parent, f".{served_db.name}.*.tmp*")]
+    if parquet_dir is not None:
+        patterns.append((parquet_dir, ".*.parquet.*.tmp"))
+    removed = []
+    for folder, pattern in patterns:
+        for path in folder.glob(pattern) if folder.is_dir() else []:
+            pid = path.name.split(".tmp")[0].rsplit(".", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) -> None:
@@ -49,12 +108,18 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
     if build_db.name != served_db.name:
         raise ValueError(f"the served file must be named like the build file ({build_db.name})")
     served_db.parent.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_temporary_files(served_db, parquet_dir)
+    if removed:
+        print(
+            f"publish: removed {len(removed)} temporary file(s) left by builds killed while publishing: "
+            + ", ".join(p.name for p in removed)
+        )
     tmp = served_db.with_name(f".{served_db.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
-        con.execute(f"attach {_sql_string(str(build_db))} as build (read_only)")
-        con.execute(f"attach {_sql_string(str(tmp))} as published (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach {quote_string(str(build_db))} as build (read_only)")
+        con.execute(f"attach {quote_string(str(tmp))} as published (storage_version '{STORAGE_VERSION}')")
         con.execute("copy from database build to published")
         con.execute("checkpoint published")
         con.execute("detach published")
@@ -75,7 +140,8 @@ def _write_parquet(con, parquet_dir: Path) -> None:
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
         try:
             con.execute(
-                f"copy (select * from build.marts.{mart}) to {_sql_string(str(tmp))} (format parquet, compression zstd)"
+                f"copy (select * from build.marts.{mart}) to {quote_string(str(tmp))} "
+                "(format parquet, compression zstd)"
             )
             _fsync(tmp)
             os.replace(tmp, final)

@@ -10,7 +10,7 @@ import duckdb
 def summary(db: Path) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         files = con.execute(
-            "select source_file, record_type, rows_read, rows_loaded, rows_rejected, rows_superseded, "
+            "select source_file, record_type, file_format, rows_read, rows_loaded, rows_rejected, rows_superseded, "
             "rows_unaccounted from marts.export_file_reconciliation order by source_file, record_type"
         ).fetchall()
         reasons = con.execute(
@@ -20,17 +20,30 @@ def summary(db: Path) -> str:
             "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from marts.entity_rejects"
             ") group by 1 order by 2 desc, 1"
         ).fetchall()
+        shared = con.execute(
+            "select billing_run_number, string_agg(billing_run_id, ', ' order by billing_run_id) "
+            "from marts.fct_billing_runs group by 1 having count(*) > 1 order by 1"
+        ).fetchall()
+        has_ignored = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ignored_files'"
+        ).fetchone()[0]
+        ignored = con.execute("select file, reason from raw.ignored_files order by 1").fetchall() if has_ignored else []
         runs, unknown = con.execute(
             "select count(*), count(*) filter (where has_unknown_entity) from marts.fct_billing_runs"
         ).fetchone()
     width = max([len(f[0]) for f in files] + [10])
-    lines = [f"{'file':<{width}}  {'records':<11} {'read':>9} {'loaded':>9} {'rejected':>9} {'superseded':>10}"]
-    for file, record_type, read, loaded, rejected, superseded, unaccounted in files:
+    fwidth = max([len(f[2]) for f in files] + [6])
+    lines = [
+        f"{'file':<{width}}  {'format':<{fwidth}}  {'records':<11} {'read':>9} {'loaded':>9} {'rejected':>9} "
+        f"{'superseded':>10}"
+    ]
+    for file, record_type, file_format, read, loaded, rejected, superseded, unaccounted in files:
         flag = f"  UNACCOUNTED {unaccounted}" if unaccounted else ""
         lines.append(
-            f"{file:<{width}}  {record_type:<11} {read:>9,} {loaded:>9,} {rejected:>9,} {superseded:>10,}{flag}"
+            f"{file:<{width}}  {file_format:<{fwidth}}  {record_type:<11} {read:>9,} {loaded:>9,} {rejected:>9,} "
+            f"{superseded:>10,}{flag}"
         )
-    total = [sum(f[i] for f in files if f[1] == "billing_run") for i in range(2, 6)]
+    total = [sum(f[i] for f in files if f[1] == "billing_run") for i in range(3, 7)]
     lines.append(
         f"{len(files)} file records; bill runs: {total[0]:,} rows read, {total[1]:,} loaded, {total[2]:,} rejected, "
         f"{total[3]:,} superseded; fct_billing_runs holds {runs:,} bill runs, {unknown:,} with an unknown entity"
@@ -38,4 +51,13 @@ def summary(db: Path) -> str:
     if reasons:
         lines.append("rejected, by reason (a row can have several): " + ", ".join(f"{r} {n:,}" for r, n in reasons))
         lines.append("see marts.billing_run_rejects and marts.entity_rejects for the rows, their files and values")
+    if ignored:
+        lines.append(f"ignored, not exports: {', '.join(file for file, _ in ignored)}")
+    if shared:
+        shown = "; ".join(f"{number} ({ids})" for number, ids in shared[:5])
+        more = f"; and {len(shared) - 5} more" if len(shared) > 5 else ""
+        lines.append(
+            f"warning: {len(shared):,} bill run number(s) shared by several IDs, each kept as its own bill run: "
+            f"{shown}{more}"
+        )
     return "\n".join(lines)

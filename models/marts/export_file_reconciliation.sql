@@ -54,6 +54,7 @@ expected as (
     select
         source_file,
         file_kind,
+        file_format,
         'billing_run' as record_type
     from files
     where file_kind in ('billing_run', 'combined')
@@ -61,6 +62,7 @@ expected as (
     select
         source_file,
         file_kind,
+        file_format,
         'entity' as record_type
     from files
     where file_kind in ('entity', 'combined')
@@ -73,6 +75,7 @@ counted as (
         expected.source_file,
         expected.record_type,
         expected.file_kind,
+        expected.file_format,
         coalesce(run_counts.rows_read, entity_counts.rows_read, 0) as rows_read,
         coalesce(run_counts.rows_loaded, entity_counts.rows_loaded, 0) as rows_loaded,
         coalesce(run_counts.rows_rejected, entity_counts.rows_rejected, 0) as rows_rejected,
@@ -95,6 +98,7 @@ final as (
         source_file,
         record_type,
         file_kind,
+        file_format,
         rows_read,
         rows_loaded,
         rows_rejected,

@@ -68,7 +68,6 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
     "updated_missing": ([{"updated_at": ""}], ["missing_updated_date"]),
     "accounts_decimal": ([{"number_of_accounts": "12.5"}], ["non_integer_count"]),
     "total_time_thousands": ([{"total_time_ms": "1,200"}], ["non_integer_count"]),
-    "accounts_missing": ([{"number_of_accounts": ""}], ["missing_count"]),
     "invoices_negative": ([{"number_of_invoices": "-3"}], ["negative_count"]),
     "total_time_negative_guarded": ([{"total_time_ms": "'-5"}], ["negative_count"]),
     "status_unknown": ([{"status": "Archived"}], ["unknown_status"]),
@@ -121,6 +120,30 @@ CLEANED: dict[str, tuple[dict[str, str], dict[str, object]]] = {
                                                          "entity_name": None}),
 }  # fmt: skip
 
+# Empty counts are "not known yet", never a reason to reject a row (DECISIONLOG: counts of runs that never
+# processed): for every status, a run whose export leaves the counts and Total Time empty reaches the mart with
+# null counts. The other fields are set as Zuora's state machine has them in that status.
+EMPTY_COUNTS = {"number_of_accounts": "", "number_of_invoices": "", "number_of_credit_memos": "", "total_time_ms": ""}
+NOT_STARTED = {"executed_at": "", "started_at": "", "ended_at": "", "posted_at": ""}
+STATUS_FIELDS: dict[str, dict[str, str]] = {
+    "Pending": NOT_STARTED,
+    "Paused": NOT_STARTED,
+    "Cancel in progress": NOT_STARTED,
+    "Canceled": NOT_STARTED,
+    "Processing": {"ended_at": "", "posted_at": ""},
+    "Completed": {"posted_at": ""},
+    "Error": {"posted_at": "", "error_message": "There are no accounts to bill"},
+    "Remove in progress": {"posted_at": ""},
+    "Post in progress": {},
+    "Posted": {},
+}
+for _status, _fields in STATUS_FIELDS.items():
+    _api = _status.title().replace(" ", "")
+    CLEANED[f"empty_counts_{_api.lower()}"] = (
+        {"status": _status, **_fields, **EMPTY_COUNTS},
+        {"status": _api, "number_of_accounts": None, "number_of_invoices": None, "invoices_per_account": None},
+    )
+
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -144,6 +167,9 @@ def bad_rows_build(tmp_path_factory):
         write_csv(exports / f"clean_{name}.csv", HEADER, [run_row(template, **changes)])
     same = run_row(template)
     write_csv(exports / "clean_exact_duplicate.csv", HEADER, [same, dict(same)])
+    first, second = run_row(template), run_row(template)
+    second[LABEL["billing_run_number"]] = first[LABEL["billing_run_number"]]
+    write_csv(exports / "clean_shared_number.csv", HEADER, [first, second])
     write_csv(exports / "header_only.csv", HEADER, [])
     result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
@@ -209,8 +235,20 @@ def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
 def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
     recon = query(bad_rows_build["db"], "select sum(rows_read), sum(rows_unaccounted), count(*) "
                   "from marts.export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
-    cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 2
-    assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 3)]
+    cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 4
+    assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 4)]
+
+
+def test_two_ids_sharing_a_number_are_two_bill_runs_and_named(bad_rows_build):
+    """A hand-edited or re-numbered export must not hold back the warehouse: both runs are kept (the ID is the
+    key), the uniqueness test only warns, and the summary names the pair."""
+    loaded = file_rows(bad_rows_build, "select billing_run_number, billing_run_id from marts.fct_billing_runs "
+                       "where _source_file = ? order by 2", "clean_shared_number.csv")  # fmt: skip
+    assert len(loaded) == 2 and loaded[0][0] == loaded[1][0]
+    assert (
+        f"warning: 1 bill run number(s) shared by several IDs, each kept as its own bill run: {loaded[0][0]} "
+        f"({loaded[0][1]}, {loaded[1][1]})" in bad_rows_build["stdout"]
+    )
 
 
 def test_build_prints_the_summary(bad_rows_build):
@@ -265,6 +303,15 @@ def _corrupt_zip(folder: Path) -> Path:
     return path
 
 
+def _cut_gzip(folder: Path) -> Path:
+    import gzip
+
+    whole = gzip.compress((folder / "zuora_billing_run_export.csv").read_bytes())
+    path = folder / "cut.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
 def _file(name: str, content: bytes):
     """A maker of the file ``name`` with ``content`` in the export folder."""
 
@@ -283,7 +330,7 @@ FILE_ERRORS = {
     "empty_file": (_file("empty.csv", b""),
                    "the file is empty (0 bytes); a valid export has at least its header line"),
     "binary_file": (_file("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00"),
-                    "not a CSV file (it holds binary data, at byte 8)"),
+                    "not a text file (it holds binary data, at byte 8)"),
     "not_a_zuora_export": (_file("accounts.csv", b"Account Number,Name\nA1,x\n"), NOT_ZUORA),
     "missing_status": (_missing("Status"), "a required column is missing: Billing Run: Status (BillingRun.Status)"),
     "missing_updated_date_api": (_missing("UpdatedDate", "api"),
@@ -292,7 +339,12 @@ FILE_ERRORS = {
     "not_utf8": (_bom_latin1, "not UTF-8 text (invalid byte at offset"),
     "truncated_last_line": (_truncated, "the last line is truncated (it has 7 of 22 fields and no line end); "
                                         "the download was probably cut short: export the file again"),
-    "zip_without_csv": (_zip_without_csv, "the ZIP holds no .csv file"),
+    "zip_without_csv": (_zip_without_csv, "the ZIP holds no export file (.csv, .tsv, .dsv or .json)"),
+    "corrupt_gzip": (_file("runs.csv.gz", b"\x1f\x8b this is not really gzip"), "not a readable gzip file ("),
+    "cut_short_gzip": (_cut_gzip, "not a readable gzip file (Compressed file ended before the end-of-stream"),
+    "corrupt_json": (_file("runs.json", b'[{"BillingRun.Id": "a", "BillingRun.Status": '),
+                     "not a readable JSON export ("),
+    "corrupt_xlsx": (_file("runs.xlsx", b"PK\x03\x04 not a workbook"), "not a readable Excel workbook ("),
     "corrupt_zip": (_corrupt_zip, "not a readable ZIP file"),
     "duplicate_column": (_file("dup.csv", (",".join([*HEADER, "Billing Run: Status"]) + "\n").encode()),
                          "the header names these columns more than once: Billing Run: Status"),
@@ -318,7 +370,10 @@ def test_missing_folder_and_empty_folder(tmp_path):
     assert result.returncode == 2 and "no such folder" in result.stderr
     (tmp_path / "empty").mkdir()
     result = zuora_wh("build", "--export-dir", str(tmp_path / "empty"), warehouse=tmp_path / "wh")
-    assert result.returncode == 2 and "no .csv or .zip export in this folder" in result.stderr
+    assert result.returncode == 2 and "no export file in this folder" in result.stderr
+    (tmp_path / "empty" / "notes.txt").write_text("to do")
+    result = zuora_wh("build", "--export-dir", str(tmp_path / "empty"), warehouse=tmp_path / "wh")
+    assert result.returncode == 2 and result.stderr.strip().endswith("; found only: notes.txt")
 
 
 def test_file_level_problem_leaves_the_last_good_warehouse(tmp_path):
@@ -332,3 +387,31 @@ def test_file_level_problem_leaves_the_last_good_warehouse(tmp_path):
     assert result.returncode == 2
     assert digest(served) == before
     assert query(served, "select count(*) from marts.fct_billing_runs") == [(5,)]
+
+
+def test_model_row_counts_are_what_the_docs_say(bad_rows_build):
+    """Each model's description says what it holds; the counts of this build (re-exports, rejects, duplicates)
+    agree: staging has a row per export row, the fact a row per distinct accepted bill run, and the
+    reconciliation splits every row read into loaded, rejected and superseded."""
+    db = bad_rows_build["db"]
+    (staged,) = query(db, "select count(*) from staging.stg_zuora__billing_runs")[0]
+    versions_sql = (
+        "select count(*), count(distinct billing_run_id) filter (where _reject_reasons = '') "
+        "from staging.int_zuora__billing_run_versions"
+    )
+    (versions, accepted_ids) = query(db, versions_sql)[0]
+    (runs,) = query(db, "select count(*) from marts.fct_billing_runs")[0]
+    (rejects,) = query(db, "select count(*) from marts.billing_run_rejects")[0]
+    read, loaded, rejected, superseded = query(
+        db, "select sum(rows_read), sum(rows_loaded), sum(rows_rejected), sum(rows_superseded) "
+        "from marts.export_file_reconciliation where record_type = 'billing_run'"
+    )[0]  # fmt: skip
+    assert staged == versions == read, "staging and the int model: one row per export row"
+    assert runs == accepted_ids == loaded, "the fact: one row per distinct accepted bill run"
+    assert rejects == rejected and superseded > 0
+    assert read == loaded + rejected + superseded
+    assert staged > runs, "staging has more rows than the fact when runs are re-exported or rejected"
+    (entities,) = query(db, "select count(*) from marts.dim_zuora_entities")[0]
+    (entity_loaded,) = query(db, "select sum(rows_loaded) from marts.export_file_reconciliation "
+                             "where record_type = 'entity'")[0]  # fmt: skip
+    assert entities == entity_loaded

@@ -20,6 +20,7 @@ BREAKAGES: dict[str, dict[str, str]] = {
     "number_malformed": {BR + "Billing Run Number": "BR-123"},
     "number_duplicated": {BR + "Billing Run Number": "BR-00000002"},
     "negative_accounts": {BR + "Number Of Accounts": "'-5"},
+    "posted_without_accounts": {BR + "Number Of Accounts": ""},
     "pending_with_start": {
         BR + "Status": "Pending",
         BR + "Start Date": "2025-01-01T10:00:00-08:00",
@@ -55,8 +56,9 @@ BREAKAGES: dict[str, dict[str, str]] = {
 EXPECTED: dict[str, tuple[str, str, int]] = {
     "id_not_lowercase_hex": ("matches_pattern_fct_billing_runs_billing_run_id___0_9a_f_32_", "fail", 1),
     "number_malformed": ("matches_pattern_fct_billing_runs_billing_run_number__BR_0_9_8_", "fail", 1),
-    "number_duplicated": ("unique_fct_billing_runs_billing_run_number", "fail", 1),
+    "number_duplicated": ("unique_fct_billing_runs_billing_run_number", "warn", 1),
     "negative_accounts": ("value_between_fct_billing_runs_number_of_accounts__0", "fail", 1),
+    "posted_without_accounts": ("not_null_when_fct_billing_runs_number_of_accounts__status_in_Completed", "warn", 1),
     "pending_with_start": ("null_when_fct_billing_runs_started_at__status_in_Pending_Paused_", "fail", 1),
     "end_before_start": ("not_after_fct_billing_runs_started_at__ended_at", "fail", 1),
     "unknown_status": ("accepted_values_fct_billing_runs_status__Pending", "fail", 1),

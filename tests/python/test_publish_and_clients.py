@@ -99,11 +99,12 @@ def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_wareh
     exports = tmp_path / "exports"
     _, run_path = write_exports(exports, bill_runs=40)
     header, rows = read_csv(run_path)
-    # Two bill runs (two IDs) with one number: no row-level check can tell which is wrong, so the quarantine
-    # lets both through and the error-severity uniqueness test on the mart fails the build.
-    rows[5]["Billing Run: Billing Run Number"] = rows[6]["Billing Run: Billing Run Number"]
+    # A malformed ID, with the quarantine (which would keep it out of the mart) turned off: the error-severity
+    # test on the mart fails the build.
+    rows[5]["Billing Run: ID"] = "not-an-id"
     write_csv(run_path, header, rows)
-    result = zuora_wh("build", "--export-dir", str(exports), warehouse=demo_warehouse)
+    result = zuora_wh("build", "--export-dir", str(exports), "--", "--vars", "{zuora_quarantine: false}",
+                      warehouse=demo_warehouse)  # fmt: skip
     assert result.returncode != 0
     assert "nothing was published" in result.stderr
     assert "Traceback" not in result.stderr
@@ -205,3 +206,63 @@ def test_export_rejects_an_unknown_status(tmp_path, demo_warehouse):
                       warehouse=demo_warehouse)  # fmt: skip
     assert result.returncode != 0 and "unknown status 'Archived'" in result.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+# ---------- builds killed or overlapping
+
+
+def _dead_pid() -> int:
+    """The ID of a process that has ended."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def test_publish_removes_what_killed_builds_left_behind(tmp_path):
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=5)
+    warehouse = tmp_path / "wh"
+    (warehouse / "parquet").mkdir(parents=True)
+    dead = _dead_pid()
+    stale = [
+        warehouse / f".zuora.duckdb.{dead}.tmp",
+        warehouse / f".zuora.duckdb.{dead}.tmp.wal",
+        warehouse / "parquet" / f".fct_billing_runs.parquet.{dead}.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b"\0" * 4096)
+    alive = warehouse / f".zuora.duckdb.{os.getppid()}.tmp"  # a running process's file is not touched
+    alive.write_bytes(b"\0")
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=warehouse)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not any(path.exists() for path in stale)
+    assert alive.exists()
+    assert (
+        f"publish: removed 3 temporary file(s) left by builds killed while publishing: .zuora.duckdb.{dead}.tmp, "
+        in result.stdout
+    )
+
+
+def test_a_second_build_says_what_it_waits_for_or_exits_with_no_wait(tmp_path):
+    from zuora_wh.cli import EXIT_BUSY
+    from zuora_wh.publish import build_lock
+
+    exports = tmp_path / "exports"
+    write_exports(exports, bill_runs=5)
+    warehouse = tmp_path / "wh"
+    with build_lock(warehouse):  # this test process is "the first build"
+        busy = zuora_wh("build", "--no-wait", "--export-dir", str(exports), warehouse=warehouse)
+        assert busy.returncode == EXIT_BUSY
+        assert busy.stderr.startswith(f"error: {warehouse} is busy: the build started at ")
+        assert f"by process {os.getpid()} is still running; not waiting" in busy.stderr
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        env.pop("ZUORA_EXPORT_DIR", None)
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), "build", "--export-dir",
+             str(exports)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        first = waiting.stderr.readline()
+        assert first.startswith("waiting for the build started at ") and f"by process {os.getpid()}" in first
+        assert waiting.poll() is None, "it waits while the lock is held"
+    _, err = waiting.communicate(timeout=600)
+    assert waiting.returncode == 0, err[-2000:]
+    assert (warehouse / "zuora.duckdb").exists()

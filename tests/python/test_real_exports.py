@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import mart_rows, query, read_csv, write_csv, zuora_wh
 
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
 from zuora_wh.generate import write_exports, write_reexport
 
 RUNS = 300
@@ -144,7 +145,7 @@ def test_incremental_after_a_reexport_equals_a_full_refresh(tmp_path):
     rows[1]["Entity: Updated Date"] = "2026-11-01T10:00:00-07:00"
     write_csv(entity_file, header, rows)
     result = build(exports, tmp_path / "incremental")
-    assert "2 new since the last build" in result.stdout
+    assert "2 to load" in result.stdout
     build(exports, tmp_path / "full", "--full-refresh")
     incremental, full = mart_rows(tmp_path / "incremental"), mart_rows(tmp_path / "full")
     assert len(full) == RUNS + 15
@@ -165,15 +166,14 @@ def test_a_removed_or_replaced_file_rebuilds_from_every_file(tmp_path):
     assert len(mart_rows(tmp_path / "wh")) == RUNS + 15
     reexport.unlink()
     result = build(exports, tmp_path / "wh")
-    assert "1 file(s) of the last build removed or changed since" in result.stdout
-    assert "rebuilding from every file" in result.stdout
+    assert f"files the last build loaded were 1 removed ({reexport}): rebuilding from every file" in result.stdout
     assert mart_rows(tmp_path / "wh") == before_reexport
     # A file replaced under the same name: only its new content counts.
     first = sorted(exports.glob("zuora_billing_run_export*.csv"))[0]
     header, rows = read_csv(first)
     write_csv(first, header, rows[:-10])
     result = build(exports, tmp_path / "wh")
-    assert "rebuilding from every file" in result.stdout
+    assert f"were 1 changed in content ({first}): rebuilding from every file" in result.stdout
     build(exports, tmp_path / "fresh")
     assert mart_rows(tmp_path / "wh") == mart_rows(tmp_path / "fresh")
 
@@ -206,3 +206,145 @@ def test_without_export_dir_the_demo_is_used(tmp_path):
     assert len(mart_rows(tmp_path / "wh")) == 720
     with (Path(__file__).parents[2] / "seeds" / "zuora_billing_run_export.csv").open() as fh:
         assert sum(1 for _ in csv.reader(fh)) == 721
+
+
+def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(tmp_path):
+    """Changes are told by content: a file copied over itself, or touched, is the same export."""
+    exports = tmp_path / "exports"
+    _, run_path = write_exports(exports, bill_runs=40)
+    build(exports, tmp_path / "wh")
+    before = mart_rows(tmp_path / "wh")
+    os.utime(run_path, (run_path.stat().st_atime + 120, run_path.stat().st_mtime + 120))
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes((exports / "zuora_entity_export.csv").read_bytes())
+    copy.replace(exports / "zuora_entity_export.csv")
+    result = build(exports, tmp_path / "wh")
+    assert "0 to load, 2 unchanged since the last build" in result.stdout
+    assert "rebuilding" not in result.stdout
+    assert mart_rows(tmp_path / "wh") == before
+
+
+# ---------- every format Zuora writes, read all the way through to the mart
+
+
+def _write_delimited(path: Path, header: list[str], rows: list[dict[str, str]], delimiter: str) -> None:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, delimiter=delimiter, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_json(path: Path, header: list[str], rows: list[dict[str, str]], lines: bool) -> None:
+    """As Data Query writes JSON: nulls as null, counts as numbers, text as strings; API-name keys."""
+    import gzip
+    import json
+
+    api = dict(zip(header, headers(BILLING_RUN_EXPORT_FIELDS, "api"), strict=True))
+    counts = {f.header_label for f in BILLING_RUN_EXPORT_FIELDS if f.kind == "integer"}
+
+    def value(h: str, v: str):
+        return None if v == "" else int(v) if h in counts and v.lstrip("-").isdigit() else v
+
+    records = [{api[h]: value(h, r[h]) for h in header} for r in rows]
+    text = "\n".join(json.dumps(r) for r in records) + "\n" if lines else json.dumps(records, indent=1)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _write_xlsx(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(str(path)) as workbook:
+        sheet = workbook.add_worksheet("Billing Run")
+        sheet.write_row(0, 0, header)
+        for i, r in enumerate(rows, start=1):
+            for j, h in enumerate(header):
+                if r[h] != "":
+                    sheet.write_string(i, j, r[h])
+
+
+def _write_zip(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    inner = path.with_name("zip_member.tsv")
+    _write_delimited(inner, header, rows, "\t")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.write(inner, "export/billing_runs.tsv")
+        z.writestr("export/README.txt", "what this export holds")
+    inner.unlink()
+
+
+# file name -> (how it is written, the format the build reports)
+FORMAT_FILES = {
+    "runs.csv.gz": (lambda p, h, r: _write_delimited(p, h, r, ","), "CSV, comma, gzip"),
+    "runs_excel_de.csv": (lambda p, h, r: _write_delimited(p, h, r, ";"), "CSV, semicolon"),
+    "runs.tsv": (lambda p, h, r: _write_delimited(p, h, r, "\t"), "TSV, tab"),
+    "runs.tsv.gz": (lambda p, h, r: _write_delimited(p, h, r, "\t"), "TSV, tab, gzip"),
+    "runs.dsv": (lambda p, h, r: _write_delimited(p, h, r, "|"), "DSV, pipe"),
+    "runs_tilde.dsv": (lambda p, h, r: _write_delimited(p, h, r, "~"), "DSV, '~'"),
+    "runs.json": (lambda p, h, r: _write_json(p, h, r, lines=False), "JSON"),
+    "runs.jsonl": (lambda p, h, r: _write_json(p, h, r, lines=True), "JSON"),
+    "runs.json.gz": (lambda p, h, r: _write_json(p, h, r, lines=True), "JSON, gzip"),
+    "runs.xlsx": (_write_xlsx, "Excel"),
+    "runs.zip": (_write_zip, "TSV, tab"),
+}
+
+
+@pytest.fixture(scope="module")
+def every_format(tmp_path_factory, reference):
+    """The reference runs split into one part per format (and a plain CSV part), built in one folder, with
+    files that are no exports beside them."""
+    root = tmp_path_factory.mktemp("formats")
+    src = root / "plain"
+    entity_path, run_path = write_exports(src, bill_runs=RUNS)
+    header, rows = read_csv(run_path)
+    exports = root / "exports"
+    exports.mkdir()
+    (exports / entity_path.name).write_bytes(entity_path.read_bytes())
+    parts = len(FORMAT_FILES) + 1
+    ids = {}
+    for i, (name, (write, _)) in enumerate(FORMAT_FILES.items()):
+        part = rows[i::parts]
+        write(exports / name, header, part)
+        ids[name] = sorted(r["Billing Run: ID"] for r in part)
+    write_csv(exports / "runs_plain.csv", header, rows[len(FORMAT_FILES) :: parts])
+    (exports / "README.md").write_text("exports of March")
+    (exports / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (exports / ".DS_Store").write_bytes(b"\x00\x01")
+    (exports / ".hidden").mkdir()
+    (exports / ".hidden" / "old.csv").write_text("not read")
+    result = build(exports, root / "wh")
+    return {"result": result, "exports": exports, "ids": ids, "db": root / "wh" / "zuora.duckdb"}
+
+
+def test_every_format_together_gives_the_reference_mart(every_format, reference):
+    assert mart_rows(every_format["db"].parent) == reference[0]
+    recon = query(every_format["db"], "select sum(rows_read), sum(rows_unaccounted) from "
+                  "marts.export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+    assert recon == [(RUNS, 0)]
+
+
+@pytest.mark.parametrize("name", sorted(FORMAT_FILES))
+def test_format_is_read_to_the_mart(every_format, name):
+    file = str(every_format["exports"] / name) + ("!export/billing_runs.tsv" if name.endswith(".zip") else "")
+    ids = query(every_format["db"], "select billing_run_id from marts.fct_billing_runs where _source_file = "
+                f"'{file}' order by 1")  # fmt: skip
+    assert [i for (i,) in ids] == every_format["ids"][name]
+    fmt = query(every_format["db"], "select file_format from marts.export_file_reconciliation where source_file = "
+                f"'{file}'")  # fmt: skip
+    assert fmt == [(FORMAT_FILES[name][1],)]
+    assert FORMAT_FILES[name][1] in every_format["result"].stdout, "the summary shows each file's format"
+
+
+def test_files_that_are_not_exports_are_named_once(every_format):
+    warnings = [line for line in every_format["result"].stderr.splitlines() if "not exports" in line]
+    exports = every_format["exports"]
+    assert warnings == [
+        f"warning: ignoring 3 file(s) of the export folder that are not exports: {exports / 'README.md'}, "
+        f"{exports / 'notes.pdf'}, {exports / 'runs.zip'}!export/README.txt"
+    ]
+    assert "ignored, not exports:" in every_format["result"].stdout
+    assert ".DS_Store" not in every_format["result"].stdout + every_format["result"].stderr
+    assert ".hidden" not in every_format["result"].stdout + every_format["result"].stderr

@@ -214,12 +214,6 @@ checked as (
                     or invoice_date_text is null
                     then 'missing_date'
             end,
-            case
-                when
-                    number_of_accounts_text is null
-                    or number_of_invoices_text is null
-                    then 'missing_count'
-            end,
             case when length(error_message) > 255 then 'text_too_long' end,
             case
                 -- the state machine: what a run in each status can and cannot have

@@ -11,6 +11,7 @@ files as (
         select
             file as source_file,
             kind as file_kind,
+            file_format,
             header_style,
             file_order as source_file_order
         from {{ source('zuora', 'export_files') }}
@@ -18,12 +19,14 @@ files as (
         select
             'seeds/zuora_billing_run_export.csv' as source_file,
             'billing_run' as file_kind,
+            'CSV, comma' as file_format,
             'label' as header_style,
             1 as source_file_order
         union all
         select
             'seeds/zuora_entity_export.csv' as source_file,
             'entity' as file_kind,
+            'CSV, comma' as file_format,
             'label' as header_style,
             1 as source_file_order
     {%- endif %}

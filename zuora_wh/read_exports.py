@@ -1,0 +1,585 @@
+"""Real Zuora export files: find them, check them, and lay the raw layer over them as DuckDB views.
+
+A folder of exports may hold Billing Run exports, Entity exports and the combined file Zuora's UI writes for
+the data source (Billing Run and Entity columns side by side), headed by labels (``Billing Run: Status``) or
+API names (``BillingRun.Status``), in every format Zuora writes (see ``FORMATS``):
+
+- delimited text: ``.csv`` (comma, or the semicolon a spreadsheet writes in a European locale), ``.tsv`` and
+  ``.dsv`` (Data Query's delimiter of the user's choice); the delimiter is sniffed from the header;
+- JSON (Data Query): an array of objects, or one object per line (``.json``, ``.jsonl``, ``.ndjson``);
+- each of those gzip-compressed (``.csv.gz``, ``.json.gz``, ...), or inside a ``.zip``;
+- Excel (``.xlsx``, the UI's export), converted once into a CSV in the build folder's cache.
+
+UTF-8 with or without a byte-order mark. ``prepare`` checks every file (a file-level problem is an
+``ExportError`` naming the file and what is wrong) and classifies it by its header; other files in the folder
+are listed as ignored (hidden files and folders are skipped without a word). ``register`` creates, in the
+build database, the views the dbt sources read:
+
+- ``raw.billing_run_export``: every Billing Run row of every file, under Zuora's label names, all text;
+- ``raw.entity_export``: every Entity row of the Entity exports and of the combined files;
+- ``raw.export_files``: one row per file read, with its kind, format, header style and ignored columns;
+- ``raw.ignored_files``: the files of the folder that are not exports, with the reason.
+
+DuckDB reads the files in place (``read_csv`` / ``read_json`` with explicit all-text columns, no type
+sniffing); nothing is copied through Python, except members of ZIP files and Excel workbooks, which are
+written once into a cache folder.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field
+from zuora_wh.sql import quote_identifier as _q
+from zuora_wh.sql import quote_string as _s
+
+REQUIRED_BILLING_RUN = ("Id", "Status", "UpdatedDate")
+REQUIRED_ENTITY = ("Id",)
+CHUNK = 1 << 20
+
+# File name ending (before an optional .gz) -> (reader, format name). The one list of what is read.
+FORMATS: dict[str, tuple[str, str]] = {
+    ".csv": ("delimited", "CSV"),
+    ".tsv": ("delimited", "TSV"),
+    ".dsv": ("delimited", "DSV"),
+    ".json": ("json", "JSON"),
+    ".jsonl": ("json", "JSON"),
+    ".ndjson": ("json", "JSON"),
+    ".xlsx": ("excel", "Excel"),
+    ".zip": ("zip", "ZIP"),
+}
+# Delimiters tried first when sniffing a header; any other punctuation in the header line is tried too.
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+class ExportError(Exception):
+    """A file-level problem: the message names the file and what is wrong with it."""
+
+
+@dataclass
+class Loaded:
+    """What the last successful build recorded of one file it loaded."""
+
+    fingerprint: str  # a hash of the content
+    stamp: str  # size and modification time then: when they are the same, the content is not hashed again
+    kind: str
+
+
+@dataclass
+class ExportFile:
+    path: Path  # the file DuckDB reads (for a ZIP member or a workbook: the copy in the cache)
+    display_name: str  # what the user knows it as: "exports/a.csv" or "exports/b.zip!b.csv"
+    header: list[str]
+    reader: str = "delimited"  # delimited | json
+    file_format: str = "CSV"  # as the summary shows it: "CSV, semicolon", "JSON, gzip", "Excel", ...
+    delimiter: str = ","
+    compression: str = "uncompressed"  # uncompressed | gzip (DuckDB's names)
+    billing_run_columns: dict[str, str] = field(default_factory=dict)  # label -> header as written
+    entity_columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    header_style: str = "label"
+    order: int = 0  # 1 = oldest; the newest file wins ties between versions of a row
+    fingerprint: str = ""  # a hash of the content
+    stamp: str = ""  # size and modification time
+
+    @property
+    def kind(self) -> str:
+        if self.billing_run_columns:
+            has_entity_fields = set(self.entity_columns) - {"Entity: ID"}
+            return "combined" if has_entity_fields else "billing_run"
+        return "entity"
+
+
+def _lookup() -> dict[str, tuple[str, Field]]:
+    """Header spelling (label or API name, case-insensitive) -> (which export, field)."""
+    table: dict[str, tuple[str, Field]] = {}
+    for f in BILLING_RUN_EXPORT_FIELDS:
+        if f.obj_api == "BillingRun":
+            for spelling in (f.header_label, f.header_api):
+                table[spelling.casefold()] = ("billing_run", f)
+    for f in ENTITY_FIELDS:
+        for spelling in (f.header_label, f.header_api):
+            table[spelling.casefold()] = ("entity", f)
+    return table
+
+
+LOOKUP = _lookup()
+
+
+def file_type(name: str) -> tuple[str, str, bool] | None:
+    """(reader, format name, gzip-compressed) of a file name by its ending, or None when it is no export."""
+    parts = name.lower().rsplit(".", 2)
+    gz = len(parts) > 1 and parts[-1] == "gz"
+    ending = "." + parts[-2] if gz and len(parts) > 2 else "." + parts[-1] if len(parts) > 1 else ""
+    hit = FORMATS.get(ending)
+    if hit is None or (gz and hit[0] in ("zip", "excel")):
+        return None
+    return hit[0], hit[1], gz
+
+
+@dataclass
+class Folder:
+    exports: list[Path]
+    ignored: list[tuple[str, str]]  # (file, why)
+
+
+def discover(export_dir: Path) -> Folder:
+    """The export files of ``export_dir`` and its sub-folders, and the other files (ignored, with a reason).
+    Hidden files and folders (a name starting with a dot) are left out without a word."""
+    if not export_dir.is_dir():
+        raise ExportError(f"{export_dir}: no such folder (the export folder must be a folder of Zuora exports)")
+    found = Folder([], [])
+    for p in sorted(export_dir.rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(export_dir).parts):
+            continue
+        if file_type(p.name) is None:
+            found.ignored.append((str(p), "not an export file by its name"))
+        else:
+            found.exports.append(p)
+    if not found.exports:
+        seen = ", ".join(Path(f).name for f, _ in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
+        raise ExportError(
+            f"{export_dir}: no export file in this folder (looked for {', '.join(sorted(FORMATS))}, optionally .gz)"
+            + (f"; found only: {seen}" if seen else "")
+        )
+    return found
+
+
+def _cached(cache_dir: Path, source: str, name: str, stamp: str, write) -> Path:
+    """The cache copy of ``source`` (a ZIP member, a workbook), written by ``write(path)`` unless the copy of
+    the same stamp is there already."""
+    key = hashlib.sha1(source.encode()).hexdigest()[:12]
+    target = cache_dir / f"{key}_{name}"
+    marker = target.with_name(target.name + ".stamp")
+    if not (target.exists() and marker.exists() and marker.read_text() == stamp):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        write(partial)
+        partial.replace(target)
+        marker.write_text(stamp)
+    return target
+
+
+def _extract(zip_path: Path, cache_dir: Path, ignored: list[tuple[str, str]]) -> list[tuple[Path, str]]:
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile:
+        raise ExportError(f"{zip_path}: not a readable ZIP file") from None
+    with archive:
+        members, out = [], []
+        for m in archive.infolist():
+            if m.is_dir() or any(part.startswith(".") for part in Path(m.filename).parts):
+                continue
+            kind = file_type(m.filename)
+            if kind is None or kind[0] not in ("delimited", "json"):
+                ignored.append((f"{zip_path}!{m.filename}", "not an export file by its name"))
+            else:
+                members.append(m)
+        if not members:
+            raise ExportError(f"{zip_path}: the ZIP holds no export file (.csv, .tsv, .dsv or .json)")
+        for m in members:
+
+            def write(target: Path, m=m) -> None:
+                with archive.open(m) as src, target.open("wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        dst.write(chunk)
+
+            try:
+                path = _cached(cache_dir, f"{zip_path.resolve()}!{m.filename}", Path(m.filename).name,
+                               f"{m.file_size}:{m.CRC}", write)  # fmt: skip
+            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                raise ExportError(f"{zip_path}: not a readable ZIP file ({m.filename}: {e})") from None
+            out.append((path, f"{zip_path}!{m.filename}"))
+        return out
+
+
+def excel_cell_text(value) -> str:
+    """A workbook cell as the text Zuora would have written in a CSV: whole numbers without '.0', dates and
+    datetimes in ISO form (tenant-local time, as the UI shows them), booleans as true/false."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds") if value.time() != dt.time(0) else value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _convert_excel(xlsx: Path, cache_dir: Path) -> Path:
+    """The first worksheet of ``xlsx`` as a UTF-8 CSV in the cache (python-calamine reads the workbook)."""
+    from python_calamine import CalamineWorkbook
+
+    def write(target: Path) -> None:
+        try:
+            workbook = CalamineWorkbook.from_path(str(xlsx))
+            rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        except Exception as e:  # calamine raises its own error types for every kind of damage
+            raise ExportError(f"{xlsx}: not a readable Excel workbook ({type(e).__name__}: {e})") from None
+        with target.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            for row in rows:
+                writer.writerow([excel_cell_text(v) for v in row])
+
+    stat = xlsx.stat()
+    return _cached(cache_dir, str(xlsx.resolve()), xlsx.stem + ".csv", f"{stat.st_size}:{stat.st_mtime_ns}", write)
+
+
+def _open(path: Path, gz: bool):
+    return gzip.open(path, "rb") if gz else path.open("rb")
+
+
+def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
+    """Read the whole file once: it must be non-empty UTF-8 text. Returns (a hash of its content, its tail)."""
+    if path.stat().st_size == 0:
+        raise ExportError(f"{name}: the file is empty (0 bytes); a valid export has at least its header line")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.blake2b(digest_size=16)
+    offset, tail = 0, ""
+    try:
+        with _open(path, gz) as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                if b"\x00" in chunk:
+                    raise ExportError(
+                        f"{name}: not a text file (it holds binary data, at byte {offset + chunk.index(0)})"
+                    )
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    raise ExportError(
+                        f"{name}: not UTF-8 text (invalid byte at offset {offset + e.start}); "
+                        "export again from Zuora as UTF-8, or re-save the file as UTF-8"
+                    ) from None
+                tail = (tail + text)[-65536:]
+                offset += len(chunk)
+    except (OSError, EOFError, zlib.error) as e:
+        raise ExportError(f"{name}: not a readable gzip file ({e}); export or download it again") from None
+    if offset == 0:
+        raise ExportError(f"{name}: the file is empty (no content); a valid export has at least its header line")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ExportError(f"{name}: not UTF-8 text (the file ends inside a character)") from None
+    return digest.hexdigest(), tail
+
+
+def stamp_of(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def sniff_delimiter(line: str, preferred: str = ",") -> str:
+    """The delimiter that splits a header line into the most fields of the data source (ties: ``preferred``,
+    then the usual ones); Data Query lets the user pick any character, so any punctuation is a candidate."""
+    others = sorted({c for c in line if not c.isalnum() and c not in " :.\"'_-"})
+    candidates = [preferred, *DELIMITERS, *others]
+    best, best_score = preferred, -1
+    for delim in dict.fromkeys(candidates):
+        try:
+            fields = next(csv.reader([line], delimiter=delim))
+        except csv.Error:
+            continue
+        score = sum(1 for f in fields if f.strip().casefold() in LOOKUP)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _header_of_text(path: Path, name: str, gz: bool, preferred: str) -> tuple[list[str], str]:
+    with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz
+          else path.open(encoding="utf-8-sig", newline="")) as fh:  # fmt: skip
+        first = fh.readline().rstrip("\r\n")
+        if not first.strip():
+            raise ExportError(f"{name}: not a delimited text file (no header line)")
+        delimiter = sniff_delimiter(first, preferred)
+        fh.seek(0)
+        try:
+            header = next(csv.reader(fh, delimiter=delimiter))
+        except (StopIteration, csv.Error) as e:
+            raise ExportError(f"{name}: not a delimited text file ({e or 'no header line'})") from None
+    return header, delimiter
+
+
+def _json_read(path: Path, compression: str, columns: list[str] | None = None) -> str:
+    cols = "" if columns is None else ", columns = {" + ", ".join(f"{_s(c)}: 'VARCHAR'" for c in columns) + "}"
+    return f"read_json({_s(str(path))}, format = 'auto', compression = {_s(compression)}{cols})"
+
+
+def _header_of_json(path: Path, name: str, compression: str) -> tuple[list[str], str]:
+    """The keys of the JSON records (every record's, not only the first's), and a hash of the file, reading
+    the whole file once with DuckDB: an unreadable or cut-short file is an error here, not in the build."""
+    try:
+        with duckdb.connect() as con:
+            described = con.execute(
+                f"describe select * from read_json({_s(str(path))}, format = 'auto', compression = "
+                f"{_s(compression)}, sample_size = -1)"
+            ).fetchall()
+    except duckdb.Error as e:
+        first = str(e).strip().splitlines()[0]
+        raise ExportError(f"{name}: not a readable JSON export ({first})") from None
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return [row[0] for row in described], digest.hexdigest()
+
+
+def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> ExportFile:
+    """Check one export file and classify it by its header. Raises ExportError on a file-level problem.
+
+    A file loaded by the last successful build whose size and modification time are unchanged (in ``known``)
+    is not read through again; any other file is read whole, and its content hash says whether it changed.
+    """
+    typed = file_type(name.rsplit("!", 1)[-1]) or file_type(path.name)
+    if typed is None:
+        raise ExportError(f"{name}: not an export file by its name")
+    reader, format_name, gz = typed
+    if reader == "excel":
+        reader, gz = "delimited", False
+    compression = "gzip" if gz else "uncompressed"
+    if path.stat().st_size == 0:
+        raise ExportError(f"{name}: the file is empty (0 bytes); a valid export has at least its header line")
+    stamp = stamp_of(path)
+    previous = (known or {}).get(name)
+    reuse = previous is not None and previous.stamp == stamp
+    tail = "\n"
+    if reader == "json":
+        header, fingerprint = _header_of_json(path, name, compression)
+        delimiter = ""
+    else:
+        fingerprint, tail = (previous.fingerprint, "\n") if reuse else _read_checked(path, name, gz)
+        header, delimiter = _header_of_text(path, name, gz, "\t" if format_name == "TSV" else ",")
+    header = [h.strip() for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ExportError(f"{name}: the header names these columns more than once: {', '.join(dupes)}")
+    shown_format = format_name
+    if reader == "delimited" and format_name != "Excel":
+        shown_format += f", {DELIMITER_NAMES.get(delimiter, repr(delimiter))}"
+    shown_format += ", gzip" if gz else ""
+    ef = ExportFile(path=path, display_name=name, header=header, reader=reader, file_format=shown_format,
+                    delimiter=delimiter, compression=compression)  # fmt: skip
+    api_names = 0
+    for h in header:
+        hit = LOOKUP.get(h.casefold())
+        if hit is None:
+            ef.ignored_columns.append(h)
+            continue
+        kind, f = hit
+        (ef.billing_run_columns if kind == "billing_run" else ef.entity_columns)[f.header_label] = h
+        api_names += "." in h and ":" not in h
+    if not ef.billing_run_columns and not ef.entity_columns:
+        shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
+        raise ExportError(
+            f"{name}: not a Zuora Billing Run or Entity export: none of its columns ({shown}) is a field of the "
+            "Billing Run data source, by label (Billing Run: Status) or API name (BillingRun.Status)"
+        )
+    ef.header_style = "api" if api_names * 2 > len(header) - len(ef.ignored_columns) else "label"
+    required = (
+        [f for f in BILLING_RUN_EXPORT_FIELDS if f.obj_api == "BillingRun" and f.api in REQUIRED_BILLING_RUN]
+        if ef.billing_run_columns
+        else [f for f in ENTITY_FIELDS if f.api in REQUIRED_ENTITY]
+    )
+    columns = ef.billing_run_columns if ef.billing_run_columns else ef.entity_columns
+    missing = [f for f in required if f.header_label not in columns]
+    if missing:
+        names = ", ".join(f"{f.header_label} ({f.header_api})" for f in missing)
+        raise ExportError(f"{name}: a required column is missing: {names}")
+    if reader == "delimited":
+        _check_last_line(tail, len(header), name, delimiter)
+    ef.fingerprint, ef.stamp = fingerprint, stamp
+    return ef
+
+
+def _check_last_line(tail: str, width: int, name: str, delimiter: str) -> None:
+    """A download cut short ends in the middle of a row: no final newline, and too few fields."""
+    if tail.endswith(("\n", "\r")):
+        return
+    last = tail.splitlines()[-1] if tail.splitlines() else ""
+    try:
+        fields = next(csv.reader(io.StringIO(last), delimiter=delimiter), [])
+    except csv.Error:
+        fields = []
+    if len(fields) != width or last.count('"') % 2:
+        raise ExportError(
+            f"{name}: the last line is truncated (it has {len(fields)} of {width} fields and no line end); "
+            "the download was probably cut short: export the file again"
+        )
+
+
+def loaded_files_of(con) -> dict[str, Loaded]:
+    """file -> what the last successful build into ``con``'s database recorded of it. (State written by an older
+    version, without content hashes, makes every file count as changed once.)"""
+    con.execute("create schema if not exists raw")
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'export_files_loaded'"
+        ).fetchall()
+    }
+    if not columns:
+        return {}
+    kind = "kind" if "kind" in columns else "'billing_run'"
+    stamp = "stamp" if "stamp" in columns else "''"
+    rows = con.execute(f"select file, fingerprint, {stamp}, {kind} from raw.export_files_loaded").fetchall()
+    return {file: Loaded(fingerprint, stamp, k) for file, fingerprint, stamp, k in rows}
+
+
+@dataclass
+class Changes:
+    """How the folder differs from what the last successful build loaded."""
+
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # same name, other content
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def stale(self, loaded: dict[str, Loaded]) -> list[str]:
+        """Files with bill runs that the last build loaded and that are gone or changed: their rows may be the
+        versions the marts hold, and an incremental build only adds and replaces rows, so the build must start
+        again from every file. Entity exports do not count: entities are rebuilt from every file every time."""
+        return [f for f in self.changed + self.removed if loaded[f].kind != "entity"]
+
+
+def changes(loaded: dict[str, Loaded], files: list[ExportFile]) -> Changes:
+    current = {ef.display_name: ef for ef in files}
+    out = Changes()
+    for name, ef in current.items():
+        if name not in loaded:
+            out.new.append(name)
+        elif loaded[name].fingerprint != ef.fingerprint:
+            out.changed.append(name)
+        else:
+            out.unchanged += 1
+    out.removed = sorted(set(loaded) - set(current))
+    return out
+
+
+def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None = None):
+    """Every export file of ``export_dir``, checked and classified, oldest first; and the ignored files.
+
+    Order decides which version of a row wins a tie on Updated Date: files are ordered by modification time,
+    then by name, and the newest wins.
+    """
+    folder = discover(export_dir)
+    ignored = list(folder.ignored)
+    found: list[tuple[Path, str, float]] = []
+    for p in folder.exports:
+        reader = file_type(p.name)[0]  # type: ignore[index]
+        if reader == "zip":
+            found += [(member, name, p.stat().st_mtime) for member, name in _extract(p, cache_dir, ignored)]
+        elif reader == "excel":
+            found.append((_convert_excel(p, cache_dir), str(p), p.stat().st_mtime))
+        else:
+            found.append((p, str(p), p.stat().st_mtime))
+    found.sort(key=lambda t: (t[2], t[1]))
+    files = [inspect(path, name, known) for path, name, _ in found]
+    for i, ef in enumerate(files, start=1):
+        ef.order = i
+    return files, ignored
+
+
+def warnings(files: Iterable[ExportFile], ignored: list[tuple[str, str]] = ()) -> list[str]:
+    out = [
+        f"{ef.display_name}: ignoring columns that are not fields of the Billing Run data source: "
+        + ", ".join(repr(c) for c in ef.ignored_columns)
+        for ef in files
+        if ef.ignored_columns
+    ]
+    if ignored:
+        out.append(
+            f"ignoring {len(ignored)} file(s) of the export folder that are not exports: "
+            + ", ".join(name for name, _ in ignored)
+        )
+    return out
+
+
+def _read(ef: ExportFile) -> str:
+    if ef.reader == "json":
+        return _json_read(ef.path, ef.compression, ef.header)
+    types = ", ".join(f"{_s(h)}: 'VARCHAR'" for h in ef.header)
+    return (
+        f"read_csv({_s(str(ef.path))}, header = true, auto_detect = false, delim = {_s(ef.delimiter)}, "
+        f"quote = '\"', escape = '\"', compression = {_s(ef.compression)}, columns = {{{types}}})"
+    )
+
+
+def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], where: str = "") -> str:
+    cols = [f"{_q(columns[label])} as {_q(label)}" if label in columns else f"null::varchar as {_q(label)}"
+            for label in labels]  # fmt: skip
+    return (
+        f"select {_s(ef.display_name)} as _source_file, {ef.order} as _source_file_order, "
+        f"{'true' if ef.display_name in new_files else 'false'} as _is_new_file, "
+        f"row_number() over () as _source_row_number, {', '.join(cols)} from {_read(ef)}{where}"
+    )
+
+
+def _view_sql(parts: list[str], labels: list[str]) -> str:
+    if parts:
+        return "\nunion all\n".join(parts)
+    empty = ", ".join(f"null::varchar as {_q(label)}" for label in labels)
+    return (
+        "select null::varchar as _source_file, null::integer as _source_file_order, null::boolean as _is_new_file, "
+        f"null::bigint as _source_row_number, {empty} where false"
+    )
+
+
+BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
+ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
+
+
+def register(con, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = ()) -> None:
+    """Create the raw views over ``files`` in the DuckDB connection ``con``; ``new_names`` are the files that
+    are new or changed since the last build (every file on a first build or a full refresh)."""
+    con.execute("create schema if not exists raw")
+    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns}, BILLING_RUN_LABELS, new_names)
+            for ef in files if ef.billing_run_columns]  # fmt: skip
+    entities = [_select(ef, ef.entity_columns, ENTITY_LABELS, new_names) for ef in files if ef.kind == "entity"]
+    # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
+    entities += [
+        _select(ef, ef.entity_columns, ENTITY_LABELS, new_names,
+                f" where trim(coalesce({_q(ef.entity_columns['Entity: ID'])}, '')) <> ''")
+        for ef in files
+        if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
+    ]  # fmt: skip
+    con.execute(f"create or replace view raw.billing_run_export as\n{_view_sql(runs, BILLING_RUN_LABELS)}")
+    con.execute(f"create or replace view raw.entity_export as\n{_view_sql(entities, ENTITY_LABELS)}")
+    con.execute(
+        "create or replace table raw.export_files (file varchar, read_from varchar, kind varchar, "
+        "file_format varchar, header_style varchar, file_order integer, fingerprint varchar, stamp varchar, "
+        "is_new boolean, ignored_columns varchar[])"
+    )
+    con.executemany(
+        "insert into raw.export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.order, ef.fingerprint,
+          ef.stamp, ef.display_name in new_names, ef.ignored_columns) for ef in files],
+    )  # fmt: skip
+    con.execute("create or replace table raw.ignored_files (file varchar, reason varchar)")
+    if ignored:
+        con.executemany("insert into raw.ignored_files values (?, ?)", list(ignored))
+
+
+def mark_loaded(con) -> None:
+    """After a successful build: the files of this build are loaded (an incremental build skips them)."""
+    con.execute(
+        "create or replace table raw.export_files_loaded as select file, fingerprint, stamp, kind from raw.export_files"
+    )
