@@ -12,14 +12,16 @@ WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # Builds from $$ZUORA_EXPORT_DIR when it is set, else from the embedded demo; publishes only a passing build.
+# REPLACE=1 publishes over a warehouse built from another input (the demo over real exports, or the reverse).
 build: setup
-	$(BIN)/python -m zuora_wh build
+	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
 	@echo
 	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
@@ -49,8 +51,9 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# dbt docs of the last build (from its build file: dbt never opens the served warehouse).
 docs: setup
-	$(BIN)/dbt docs generate
+	$(BIN)/python -m zuora_wh docs
 
 # Re-write the embedded demo exports (deterministic: the same files every time).
 demo-data: setup

@@ -1,13 +1,15 @@
-"""The warehouse's command line: ``python -m zuora_wh COMMAND``.
+"""The warehouse's command line: ``python -m zuora_wh COMMAND`` (or the ``zuora-wh`` console script).
 
-    build     check the exports (ZUORA_EXPORT_DIR, or the embedded demo), dbt build into the build file,
-              and publish the result only if the build and every error-severity test passed
+    build     check the exports (--export-dir or ZUORA_EXPORT_DIR, else the embedded demo), dbt build into the
+              build file, and publish the result only if the build and every error-severity test passed
     publish   publish the last build again (the served DuckDB file and the Parquet files)
     report    the summary of the published build: files read, rows loaded, rejected by reason, superseded
-    export    write the billing-run data-source view to CSV or Parquet (see ``export --help``)
+    docs      dbt's documentation site, generated from the last build (never from the served file)
+    export    write the billing-run data-source view to CSV, Parquet or Excel (see ``export --help``)
 
-Errors about the input are one line naming the file and the problem, with exit code 2; a failed dbt build
-exits with dbt's code. Neither prints a Python traceback, and neither touches the served warehouse.
+Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem);
+75 another build holds the warehouse folder (with --no-wait); a failed dbt build exits with dbt's code.
+No command prints a Python traceback, and none touches the served warehouse unless it publishes a good build.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,26 +27,52 @@ from pathlib import Path
 import duckdb
 
 from zuora_wh import read_exports
-from zuora_wh.publish import BuildBusy, build_lock, publish
+from zuora_wh.errors import BuildBusy, ExportError, UsageError, WarehouseError
+from zuora_wh.publish import build_lock, publish
 from zuora_wh.report import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
-EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: another build is running, try again later
+DEMO = "demo"
+EXIT_BUSY = BuildBusy.exit_code
 
 
 def _warehouse_dir(args) -> Path:
     return Path(args.warehouse_dir).resolve()
 
 
+def _export_dir(args) -> Path | None:
+    """The export folder, from --export-dir, else ZUORA_EXPORT_DIR, else None (the demo)."""
+    given, source = args.export_dir, "--export-dir"
+    if given is None:
+        given, source = os.environ.get("ZUORA_EXPORT_DIR") or None, "ZUORA_EXPORT_DIR"
+    if given is None:
+        return None
+    path = Path(given).expanduser().resolve()
+    if not path.is_dir():
+        raise UsageError(f"{given}: no such folder (given by {source}); name a folder of Zuora export files")
+    return path
+
+
 def build_db_path(warehouse_dir: Path, export_dir: Path | None) -> Path:
-    """Each input (the demo, or one export folder) keeps its own build file, so incremental state never mixes."""
-    key = "demo" if export_dir is None else hashlib.sha1(str(export_dir).encode()).hexdigest()[:10]
+    """Each input (the demo, or one export folder) keeps its own build file, so incremental state never mixes.
+    The folder is named after the export folder (plus a short hash of its full path), and ``input.txt`` in it
+    names the input in full."""
+    if export_dir is None:
+        key = DEMO
+    else:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", export_dir.name).strip("-") or "exports"
+        key = f"{slug}-{hashlib.sha1(str(export_dir).encode()).hexdigest()[:8]}"
     return warehouse_dir / "build" / key / DB_NAME
 
 
-def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int:
-    env = {
+def input_name(export_dir: Path | None) -> str:
+    """How a warehouse names its input (marts.dim_warehouse_build.built_from)."""
+    return DEMO if export_dir is None else str(export_dir)
+
+
+def dbt_env(build_db: Path, export_dir: Path | None) -> dict[str, str]:
+    return {
         **os.environ,
         "ZUORA_DUCKDB_PATH": str(build_db),
         "ZUORA_EXPORT_DIR": "" if export_dir is None else str(export_dir),
@@ -52,49 +82,100 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
         # the tests, never share a target folder.
         "DBT_TARGET_PATH": str(build_db.parent / "target"),
         "DBT_LOG_PATH": str(build_db.parent / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+_PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+_TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
+
+
+def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int:
+    """Run dbt with its whole output in ``dbt-<command>.log`` beside the build file. On a terminal, one progress line;
+    everywhere, the warnings and errors, and dbt's closing lines."""
+    log_path = build_db.parent / f"dbt-{dbt_args[0]}.log"
     dbt = Path(sys.executable).parent / "dbt"
-    return subprocess.run([str(dbt), *dbt_args], cwd=ROOT, env=env, check=False).returncode
+    tty = sys.stdout.isatty()
+    notable, closing, seen_end = [], [], False
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            [str(dbt), "--no-use-colors", *dbt_args], cwd=ROOT, env=dbt_env(build_db, export_dir),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            text = _TIMESTAMP.sub("", line.rstrip())
+            match = _PROGRESS.match(line)
+            if match and match.group(3) in ("WARN", "ERROR", "FAIL"):
+                notable.append(text)
+            if match and tty:
+                print(f"\rdbt {dbt_args[0]}: {match.group(1)} of {match.group(2)}", end="", flush=True)
+            if text.startswith("Finished running"):
+                seen_end = True
+            elif seen_end and text:
+                closing.append(text)
+        rc = proc.wait()
+    if tty:
+        print("\r" + " " * 40 + "\r", end="")
+    for text in notable:
+        print(f"  {text}")
+    tail = closing if rc == 0 else closing or ["(dbt printed no summary)"]
+    for text in tail[-40:] if rc else [t for t in tail if t.startswith("Done.")]:
+        print(f"  {text}", file=sys.stderr if rc else sys.stdout)
+    print(f"dbt's full log: {log_path}")
+    return rc
+
+
+def published_input(served_db: Path) -> str | None:
+    """The input the served warehouse was built from, or None (no warehouse, or one too old to say)."""
+    if not served_db.exists():
+        return None
+    try:
+        with duckdb.connect(str(served_db), read_only=True) as con:
+            return con.execute("select built_from from marts.dim_warehouse_build").fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def check_replace(served_db: Path, export_dir: Path | None, replace: bool) -> None:
+    """A build of one input never silently replaces a warehouse built from another."""
+    served, this = published_input(served_db), input_name(export_dir)
+    if served is None or served == this or replace:
+        return
+    raise UsageError(
+        f"{served_db} holds the warehouse built from {served}, and this build is from {this}: to replace it, "
+        "add --replace (make build REPLACE=1); to keep both, give this build its own --warehouse-dir "
+        "(ZUORA_WAREHOUSE_DIR)"
+    )
 
 
 def cmd_build(args) -> int:
     warehouse_dir = _warehouse_dir(args)
-    export_dir = Path(args.export_dir).resolve() if args.export_dir else None
+    export_dir = _export_dir(args)
     build_db = build_db_path(warehouse_dir, export_dir)
-    build_db.parent.mkdir(parents=True, exist_ok=True)
+    served_db = warehouse_dir / DB_NAME
     with build_lock(warehouse_dir, wait=not args.no_wait):
-        started = time.monotonic()
-        full_refresh = args.full_refresh
-        if export_dir is not None:
-            with duckdb.connect(str(build_db)) as con:
-                loaded = {} if full_refresh else read_exports.loaded_files_of(con)
-                files, ignored = read_exports.prepare(export_dir, cache_dir=build_db.parent / "cache", known=loaded)
-                for warning in read_exports.warnings(files, ignored):
-                    print(f"warning: {warning}", file=sys.stderr)
-                diff = read_exports.changes(loaded, files)
-                stale = diff.stale(loaded)
-                if stale:
-                    # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone
-                    # or was replaced must leave the marts, which only a rebuild from every file does.
-                    what = [f"{len(diff.removed)} removed"] if diff.removed else []
-                    what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
-                    print(
-                        f"exports: files the last build loaded were {' and '.join(what)} "
-                        f"({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''}): rebuilding from every file"
-                    )
-                    full_refresh = True
-                new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
-                read_exports.register(con, files, new, ignored)
-            print(
-                f"exports: {len(files)} files in {export_dir}: {len(new)} to load, "
-                f"{len(files) - len(new)} unchanged since the last build"
-            )
+        first_attempt = not build_db.parent.exists()
+        build_db.parent.mkdir(parents=True, exist_ok=True)
+        (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
+        try:
+            started = time.monotonic()
+            full_refresh = args.full_refresh
+            if export_dir is not None:
+                full_refresh = _lay_raw_views(build_db, export_dir, full_refresh)
+            if not args.no_publish:
+                check_replace(served_db, export_dir, args.replace)
+        except (ExportError, UsageError):
+            if first_attempt:  # nothing worth keeping: no build, no dbt log
+                shutil.rmtree(build_db.parent, ignore_errors=True)
+            raise
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args)
         if rc != 0:
             print(
-                f"error: dbt build failed (exit {rc}); nothing was published: {warehouse_dir / DB_NAME} "
-                "still holds the last good build",
+                f"error: dbt build failed (exit {rc}); nothing was published: {served_db} still holds the last "
+                f"good build",
                 file=sys.stderr,
             )
             return rc
@@ -105,70 +186,126 @@ def cmd_build(args) -> int:
         if args.no_publish:
             print(f"built {build_db} (not published)")
             return 0
-        publish(build_db, warehouse_dir / DB_NAME, warehouse_dir / "parquet")
-        print(
-            f"published {warehouse_dir / DB_NAME} and {warehouse_dir / 'parquet'}/ in {time.monotonic() - started:.1f}s"
-        )
+        publish(build_db, served_db, warehouse_dir / "parquet")
+        print(f"published {served_db} and {warehouse_dir / 'parquet'}/ in {time.monotonic() - started:.1f}s")
     return 0
 
 
-def cmd_publish(args) -> int:
+def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool:
+    """Check every export file and lay the raw views over them in the build file. Returns whether the build
+    must be a full refresh (asked for, or because files the last build loaded were removed or changed)."""
+    with duckdb.connect(str(build_db)) as con:
+        loaded = {} if full_refresh else read_exports.loaded_files_of(con)
+        files, ignored = read_exports.prepare(export_dir, cache_dir=build_db.parent / "cache", known=loaded)
+        for warning in read_exports.warnings(files, ignored):
+            print(f"warning: {warning}", file=sys.stderr)
+        diff = read_exports.changes(loaded, files)
+        stale = diff.stale(loaded)
+        if stale:
+            # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
+            # replaced must leave the marts, which only a rebuild from every file does.
+            what = [f"{len(diff.removed)} removed"] if diff.removed else []
+            what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
+            shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
+            print(
+                f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file"
+            )
+            full_refresh = True
+        new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
+        read_exports.register(con, files, new, ignored)
+    unchanged = len(files) - len(new)
+    print(
+        f"exports: {len(files)} files in {export_dir}: {len(new)} to load, {unchanged} unchanged since the last build"
+    )
+    return full_refresh
+
+
+def _last_build(args) -> tuple[Path, Path | None, Path]:
+    """(warehouse folder, export folder, build file) of the input the arguments name, which must have been built."""
     warehouse_dir = _warehouse_dir(args)
-    export_dir = Path(args.export_dir).resolve() if args.export_dir else None
+    export_dir = _export_dir(args)
     build_db = build_db_path(warehouse_dir, export_dir)
     if not build_db.exists():
-        print(f"error: no build to publish at {build_db}: run 'python -m zuora_wh build' first", file=sys.stderr)
-        return 2
+        raise UsageError(f"no build at {build_db}: run 'make build' (python -m zuora_wh build) first")
+    return warehouse_dir, export_dir, build_db
+
+
+def cmd_publish(args) -> int:
+    warehouse_dir, export_dir, build_db = _last_build(args)
     with build_lock(warehouse_dir, wait=not args.no_wait):
+        check_replace(warehouse_dir / DB_NAME, export_dir, args.replace)
         publish(build_db, warehouse_dir / DB_NAME, warehouse_dir / "parquet")
     print(f"published {warehouse_dir / DB_NAME}")
     return 0
 
 
 def cmd_report(args) -> int:
-    db = Path(args.warehouse_dir) / DB_NAME
+    db = _warehouse_dir(args) / DB_NAME
     if not db.exists():
-        print(f"error: no warehouse at {db}: run 'make build' first", file=sys.stderr)
-        return 2
+        raise UsageError(f"no warehouse at {db}: run 'make build' first")
     print(summary(db))
     return 0
 
 
+def cmd_docs(args) -> int:
+    """dbt docs from the build file of the input (dbt never opens the served file, which a BI tool may hold)."""
+    warehouse_dir, export_dir, build_db = _last_build(args)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        rc = run_dbt(build_db, export_dir, ["docs", "generate"])
+    if rc == 0:
+        target = build_db.parent / "target"
+        print(f"docs written to {target}; browse them with: {Path(sys.executable).parent / 'dbt'} docs serve "
+              f"--project-dir {ROOT} --profiles-dir {ROOT} --target-path {target}")  # fmt: skip
+    return rc
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zuora_wh", description=__doc__.split("\n\n")[0])
-    p.add_argument("--warehouse-dir", default=os.environ.get("ZUORA_WAREHOUSE_DIR", str(ROOT / "warehouse")))
-    sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="check exports, dbt build, publish if every error-severity test passed")
-    b.add_argument(
-        "--export-dir",
-        default=os.environ.get("ZUORA_EXPORT_DIR") or None,
-        help="folder of real Zuora exports (default: $ZUORA_EXPORT_DIR, or the embedded demo when unset)",
+    p = argparse.ArgumentParser(
+        prog="python -m zuora_wh",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--warehouse-dir", default=os.environ.get("ZUORA_WAREHOUSE_DIR", str(ROOT / "warehouse")),
+                   help="the folder of the served warehouse and its builds (default: $ZUORA_WAREHOUSE_DIR, or "
+                        "warehouse/ in the project)")  # fmt: skip
+    sub = p.add_subparsers(dest="command", required=True)
+    export_help = "folder of Zuora export files (default: $ZUORA_EXPORT_DIR, or the embedded demo when unset)"
+    no_wait_help = f"when another build holds the warehouse folder, exit at once with code {EXIT_BUSY}"
+    replace_help = "publish even though the served warehouse was built from another input (it is replaced)"
+    b = sub.add_parser("build", help="check exports, dbt build, publish if every error-severity test passed")
+    b.add_argument("--export-dir", help=export_help)
     b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from every file")
     b.add_argument("--no-publish", action="store_true", help="build and test only; leave the served files alone")
-    b.add_argument("--no-wait", action="store_true",
-                   help=f"when another build holds the warehouse folder, exit at once with code {EXIT_BUSY} "
-                        "instead of waiting for it")  # fmt: skip
+    b.add_argument("--replace", action="store_true", help=replace_help)
+    b.add_argument("--no-wait", action="store_true", help=no_wait_help)
     b.add_argument("dbt_args", nargs="*", help="more arguments for dbt build (after --)")
     b.set_defaults(func=cmd_build)
     pub = sub.add_parser("publish", help="publish the last build again")
-    pub.add_argument("--export-dir", default=os.environ.get("ZUORA_EXPORT_DIR") or None)
-    pub.add_argument("--no-wait", action="store_true", help=f"exit with code {EXIT_BUSY} if a build is running")
+    pub.add_argument("--export-dir", help=export_help)
+    pub.add_argument("--replace", action="store_true", help=replace_help)
+    pub.add_argument("--no-wait", action="store_true", help=no_wait_help)
     pub.set_defaults(func=cmd_publish)
     rep = sub.add_parser("report", help="the summary of the published build: files, rows loaded, rejected, superseded")
     rep.set_defaults(func=cmd_report)
-    from zuora_wh.export import add_parser as add_export_parser
+    docs = sub.add_parser("docs", help="generate dbt's documentation site from the last build")
+    docs.add_argument("--export-dir", help=export_help)
+    docs.add_argument("--no-wait", action="store_true", help=no_wait_help)
+    docs.set_defaults(func=cmd_docs)
+    from zuora_wh.write_export import add_parser as add_export_parser
 
     add_export_parser(sub)
     args = p.parse_args(argv)
     try:
         return args.func(args)
-    except read_exports.ExportError as e:
+    except WarehouseError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BuildBusy as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BUSY
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return 130
+
+
+def main_exit() -> None:
+    """The ``zuora-wh`` console script."""
+    raise SystemExit(main())

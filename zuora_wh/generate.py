@@ -487,14 +487,15 @@ def _write_run_file(job) -> int:
 
 def write_reexport(
     out_dir: Path, bill_runs: int, share: float, new_runs: int = 0, seed: int = 20240101,
-    header_style: str = "label", name: str = "zuora_billing_run_export_reexport.csv",
+    header_style: str = "label", name: str = "zuora_billing_run_export_reexport.csv", months: int = DEMO_MONTHS,
 ) -> Path:  # fmt: skip
     """An incremental re-export of a history written by ``write_exports`` with the same ``bill_runs`` and
     ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs."""
     rng = random.Random(seed)
     users = [hex_id(rng) for _ in range(6)]
     entities = make_entities(rng, users)
-    kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed}
+    kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "months": months}
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
     fh, w = _writer(path, headers(BILLING_RUN_EXPORT_FIELDS, header_style))
     every = max(1, round(1 / share)) if share > 0 else bill_runs + 1
@@ -505,8 +506,14 @@ def write_reexport(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zuora_wh.generate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out-dir", type=Path, default=Path("seeds"), help="folder to write the exports to")
+    p = argparse.ArgumentParser(
+        prog="python -m zuora_wh.generate",
+        description=__doc__.split("\n\n")[0],
+        epilog="Examples: --out-dir /tmp/exports writes a first export; run again with --reexport 0.1 --new-runs 20 "
+        "(and the same --bill-runs, --seed and --months) for a later re-export into the same folder, then build "
+        "the folder twice to see an incremental build. The demo seeds are written by 'make demo-data'.",
+    )
+    p.add_argument("--out-dir", type=Path, required=True, help="folder to write the exports to (created if missing)")
     p.add_argument("--bill-runs", type=int, default=DEMO_BILL_RUNS, help="number of bill runs (default 720)")
     p.add_argument("--seed", type=int, default=20240101, help="random seed; the same seed writes the same files")
     p.add_argument(
@@ -528,11 +535,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--jobs", type=int, default=1, help="with --files: write this many files at once (processes)")
     p.add_argument("--progress", action="store_true", help="show a progress bar on standard error")
+    p.add_argument("--reexport", type=float, metavar="SHARE",
+                   help="write only a re-export of the history the same options write: this share of its runs, "
+                        "one step further along the status state machine with a later Updated Date")  # fmt: skip
+    p.add_argument("--new-runs", type=int, default=0, help="with --reexport: this many new runs too (default 0)")
     args = p.parse_args(argv)
     if args.bill_runs < 0:
         p.error("--bill-runs must be 0 or more")
     if args.files < 1 or not 0 <= args.overlap <= 1:
         p.error("--files must be 1 or more and --overlap between 0 and 1")
+    if args.reexport is not None:
+        if not 0 < args.reexport <= 1 or args.new_runs < 0:
+            p.error("--reexport must be above 0 and at most 1, and --new-runs 0 or more")
+        path = write_reexport(args.out_dir, args.bill_runs, args.reexport, args.new_runs, args.seed,
+                              args.header_style, months=args.months)  # fmt: skip
+        print(f"wrote a re-export of {args.reexport:.0%} of {args.bill_runs} bill runs and {args.new_runs} new: {path}")
+        return 0
     paths = write_exports(
         args.out_dir, args.bill_runs, args.seed, args.header_style, months=args.months, progress=args.progress,
         files=args.files, overlap=args.overlap if args.files > 1 else 0.0, combined=args.combined,

@@ -20,16 +20,13 @@ from pathlib import Path
 
 import duckdb
 
+from zuora_wh.errors import BuildBusy
 from zuora_wh.sql import quote_string
 
 # DuckDB 1.0 and every later version open this format: the DuckDB JDBC driver inside DBeaver and the Metabase
 # DuckDB driver lag behind the Python package by several releases.
 STORAGE_VERSION = "v1.0.0"
-MARTS = ("fct_billing_runs", "dim_zuora_entities")
-
-
-class BuildBusy(Exception):
-    """Another build holds the warehouse folder, and the caller asked not to wait."""
+MARTS = ("fct_billing_runs", "dim_zuora_entities", "dim_warehouse_build")
 
 
 LOCK_FILE = ".build.lock"
@@ -112,7 +109,7 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
     if removed:
         print(
             f"publish: removed {len(removed)} temporary file(s) left by builds killed while publishing: "
-            + ", ".join(p.name for p in removed)
+            + ", ".join(sorted(p.name for p in removed))
         )
     tmp = served_db.with_name(f".{served_db.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)

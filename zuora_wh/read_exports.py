@@ -41,6 +41,7 @@ from pathlib import Path
 import duckdb
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field
+from zuora_wh.errors import ExportError
 from zuora_wh.sql import quote_identifier as _q
 from zuora_wh.sql import quote_string as _s
 
@@ -62,10 +63,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 # Delimiters tried first when sniffing a header; any other punctuation in the header line is tried too.
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-class ExportError(Exception):
-    """A file-level problem: the message names the file and what is wrong with it."""
 
 
 @dataclass

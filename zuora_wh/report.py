@@ -28,9 +28,14 @@ def summary(db: Path) -> str:
             "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ignored_files'"
         ).fetchone()[0]
         ignored = con.execute("select file, reason from raw.ignored_files order by 1").fetchall() if has_ignored else []
+        info = con.execute("select built_from, built_at, data_as_of from marts.dim_warehouse_build").fetchone()
         runs, unknown = con.execute(
             "select count(*), count(*) filter (where has_unknown_entity) from marts.fct_billing_runs"
         ).fetchone()
+    if info is not None and info[0] != "demo":  # paths relative to the export folder: short, and what users know
+        prefix = info[0].rstrip("/") + "/"
+        files = [(f[0].removeprefix(prefix), *f[1:]) for f in files]
+        ignored = [(f.removeprefix(prefix), reason) for f, reason in ignored]
     width = max([len(f[0]) for f in files] + [10])
     fwidth = max([len(f[2]) for f in files] + [6])
     lines = [
@@ -51,6 +56,11 @@ def summary(db: Path) -> str:
     if reasons:
         lines.append("rejected, by reason (a row can have several): " + ", ".join(f"{r} {n:,}" for r, n in reasons))
         lines.append("see marts.billing_run_rejects and marts.entity_rejects for the rows, their files and values")
+    if info is not None:
+        as_of = (
+            "no bill run" if info[2] is None else f"data as of {info[2]:%Y-%m-%d %H:%M:%S} UTC (latest Updated Date)"
+        )
+        lines.append(f"input: {info[0]}; built {info[1]:%Y-%m-%d %H:%M:%S} UTC; {as_of}")
     if ignored:
         lines.append(f"ignored, not exports: {', '.join(file for file, _ in ignored)}")
     if shared:

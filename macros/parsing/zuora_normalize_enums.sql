@@ -8,6 +8,24 @@
     {{ zuora_normalize_enum(text_expr, zuora_status_values()) }}
 {%- endmacro %}
 
+{# Status as Zuora's UI shows it: the API value, except the in-progress states, which the UI spells out. #}
+{% macro zuora_status_ui_labels() -%}
+    {{ return({
+        'PostInProgress': 'Post in progress',
+        'CancelInProgress': 'Cancel in progress',
+        'RemoveInProgress': 'Remove in progress'
+    }) }}
+{%- endmacro %}
+
+{% macro zuora_status_label(status_expr) -%}
+    case {{ status_expr }}
+        {%- for value, label in zuora_status_ui_labels().items() %}
+        when '{{ value }}' then '{{ label }}'
+        {%- endfor %}
+        else {{ status_expr }}
+    end
+{%- endmacro %}
+
 {# Billing Run Type: 'Regular' or 'CatchUp' ('Catch Up', 'catchup' and the like are the same value). #}
 {% macro zuora_normalize_billing_run_type(text_expr) -%}
     {{ zuora_normalize_enum(text_expr, ['Regular', 'CatchUp']) }}

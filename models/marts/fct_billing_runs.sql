@@ -148,6 +148,7 @@ joined as (
             as posting_lag_seconds,
         cast(billing_runs.number_of_invoices as double)
         / nullif(billing_runs.number_of_accounts, 0) as invoices_per_account,
+        {{ zuora_status_label('billing_runs.status') }} as status_label,
         billing_runs.status = 'Error' as is_failed,
         billing_runs.status = 'Posted' as is_posted,
         billing_runs.status in ('Completed', 'Error', 'Canceled', 'Posted') as is_terminal,

@@ -75,8 +75,8 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None
 
 def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS`` as a user would."""
-    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
-    full_env.pop("ZUORA_EXPORT_DIR", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "ZUORA_EXPORT_DIR"}
+    full_env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args],
         cwd=ROOT,

@@ -48,6 +48,7 @@ def test_mart_columns_are_the_data_source_view_in_order():
         "queue_wait_seconds",
         "posting_lag_seconds",
         "invoices_per_account",
+        "status_label",
         "is_failed",
         "is_posted",
         "is_terminal",

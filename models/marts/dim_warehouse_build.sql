@@ -1,0 +1,24 @@
+{#- One row: what this warehouse was built from, when, and how current its data is. -#}
+
+with
+
+billing_runs as (
+
+    select * from {{ ref('fct_billing_runs') }}
+
+),
+
+final as (
+
+    select
+        '{{ (var("zuora_export_dir") or "demo") | replace("'", "''") }}' as built_from,
+        '{{ var("zuora_tenant_timezone") }}' as tenant_timezone,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as built_at,
+        max(updated_at) as data_as_of,
+        count(*) as bill_runs,
+        '{{ invocation_id }}' as dbt_invocation_id
+    from billing_runs
+
+)
+
+select * from final

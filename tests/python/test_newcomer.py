@@ -1,0 +1,143 @@
+"""What a new analyst hits in the first hour, using only the README and --help: each point stays fixed.
+
+One small export folder is built once (the module fixture); each test then makes one of the usual moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from helpers import ROOT, query, zuora_wh
+
+from zuora_wh.generate import write_exports
+
+RUNS = 60
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("newcomer")
+    exports = root / "exports"
+    write_exports(exports, bill_runs=RUNS)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {"root": root, "exports": exports, "wh": root / "wh", "result": result}
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_warehouse_says_what_it_holds_and_as_of_when(built):
+    db = built["wh"] / "zuora.duckdb"
+    info = query(db, "select built_from, tenant_timezone, bill_runs, data_as_of from marts.dim_warehouse_build")
+    latest = query(db, "select max(updated_at) from marts.fct_billing_runs")[0][0]
+    assert info == [(str(built["exports"]), "America/Los_Angeles", RUNS, latest)]
+    assert f"input: {built['exports']}; built " in built["result"].stdout
+    assert f"data as of {latest:%Y-%m-%d %H:%M:%S} UTC" in built["result"].stdout
+
+
+def test_status_as_the_ui_shows_it(built):
+    labels = dict(
+        query(built["wh"] / "zuora.duckdb", "select distinct status, status_label from marts.fct_billing_runs")
+    )
+    ui = {"PostInProgress": "Post in progress", "CancelInProgress": "Cancel in progress",
+          "RemoveInProgress": "Remove in progress"}  # fmt: skip
+    assert labels == {status: ui.get(status, status) for status in labels}
+    assert set(ui) & set(labels), "the sample has in-progress runs"
+
+
+def test_a_demo_build_does_not_silently_replace_a_warehouse_of_real_exports(built, tmp_path):
+    wh = tmp_path / "wh"
+    first = zuora_wh("build", "--export-dir", str(built["exports"]), warehouse=wh)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = digest(wh / "zuora.duckdb")
+    demo = zuora_wh("build", warehouse=wh)
+    assert demo.returncode == 2
+    assert demo.stderr.strip() == (
+        f"error: {wh / 'zuora.duckdb'} holds the warehouse built from {built['exports']}, and this build is from "
+        "demo: to replace it, add --replace (make build REPLACE=1); to keep both, give this build its own "
+        "--warehouse-dir (ZUORA_WAREHOUSE_DIR)"
+    )
+    assert digest(wh / "zuora.duckdb") == before
+    replaced = zuora_wh("build", "--replace", warehouse=wh)
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert query(wh / "zuora.duckdb", "select built_from, bill_runs from marts.dim_warehouse_build") == [("demo", 720)]
+
+
+def test_build_folders_name_their_input_and_failed_first_attempts_leave_none(built, tmp_path):
+    folders = list((built["wh"] / "build").iterdir())
+    assert [f.name.startswith("exports-") for f in folders] == [True]
+    assert (folders[0] / "input.txt").read_text().strip() == str(built["exports"])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "runs.csv").write_bytes(b"")
+    result = zuora_wh("build", "--export-dir", str(broken), warehouse=built["wh"])
+    assert result.returncode == 2
+    assert [f.name for f in (built["wh"] / "build").iterdir()] == [folders[0].name]
+
+
+def test_a_missing_export_folder_names_where_it_came_from(tmp_path):
+    flag = zuora_wh("build", "--export-dir", "../missing", warehouse=tmp_path / "wh")
+    assert flag.stderr.strip() == (
+        "error: ../missing: no such folder (given by --export-dir); name a folder of Zuora export files"
+    )
+    env = zuora_wh("build", warehouse=tmp_path / "wh", env={"ZUORA_EXPORT_DIR": str(tmp_path / "nope")})
+    assert env.stderr.strip().endswith(
+        "no such folder (given by ZUORA_EXPORT_DIR); name a folder of Zuora export files"
+    )
+    assert flag.returncode == env.returncode == 2
+    assert not (tmp_path / "wh" / "build").exists() or not any((tmp_path / "wh" / "build").iterdir())
+
+
+def test_docs_work_while_a_tool_holds_the_served_file(built):
+    """dbt never opens the served file: a tool with a read-write connection (which takes the file's lock) does
+    not stop the docs."""
+    holder = duckdb.connect(str(built["wh"] / "zuora.duckdb"))
+    try:
+        result = zuora_wh("docs", "--export-dir", str(built["exports"]), warehouse=built["wh"])
+    finally:
+        holder.close()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    target = next((built["wh"] / "build").iterdir()) / "target"
+    assert (target / "catalog.json").exists() and f"--target-path {target}" in result.stdout
+
+
+def test_build_output_is_short_and_colourless_off_a_terminal(built):
+    out = built["result"].stdout + built["result"].stderr
+    assert "\x1b[" not in out, "no colour codes when the output is not a terminal"
+    assert " PASS " not in out and " START " not in out, "no per-test lines: they are in dbt's log"
+    log = next((built["wh"] / "build").iterdir()) / "dbt-build.log"
+    assert f"dbt's full log: {log}" in out and " PASS " in log.read_text()
+    # The summary names files relative to the export folder.
+    assert "\nzuora_billing_run_export.csv " in built["result"].stdout
+    assert max(len(line) for line in built["result"].stdout.splitlines()) < 160
+
+
+def test_warnings_are_shown_with_their_test(built):
+    """The build's warn-level tests are not hidden with the per-test lines."""
+    out = built["result"].stdout
+    warned = [line for line in (next((built["wh"] / "build").iterdir()) / "dbt-build.log").read_text().splitlines()
+              if " WARN " in line and " of " in line]  # fmt: skip
+    for line in warned:
+        assert line.split("  ", 1)[1].strip() in out
+
+
+def test_the_generator_needs_an_output_folder_and_writes_reexports(tmp_path):
+    run = [sys.executable, "-m", "zuora_wh.generate"]
+    missing = subprocess.run([*run, "--bill-runs", "5"], cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode == 2 and "the following arguments are required: --out-dir" in missing.stderr
+    assert "--out-dir OUT_DIR" in subprocess.run([*run, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+    out = tmp_path / "exports"
+    first = subprocess.run([*run, "--out-dir", str(out), "--bill-runs", "20"], cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run([*run, "--out-dir", str(out), "--bill-runs", "20", "--reexport", "0.5", "--new-runs", "3"],
+                           cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    reexport = out / "zuora_billing_run_export_reexport.csv"
+    assert len(reexport.read_text().splitlines()) == 1 + 10 + 3
