@@ -1,7 +1,7 @@
 {#
   Per export file: how many rows of `versions` (every row read, with _reject_reasons) were read, rejected,
   loaded (they are the row `mart` holds for their key) and superseded (`mart` holds another row for their key).
-  Used by export_file_reconciliation for bill runs and for entities.
+  Used by fct_export_file_reconciliation for bill runs and for entities.
 #}
 {% macro zuora_reconciliation_counts(versions, mart, key) -%}
     select

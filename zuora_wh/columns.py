@@ -9,6 +9,9 @@ rename the same labels explicitly; ``tests/python/test_columns.py`` checks that 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -87,24 +90,15 @@ ENTITY_ID = next(f for f in ENTITY_FIELDS if f.api == "Id")
 # A raw Billing Run export carries the joined entity's ID so that it can be joined later.
 BILLING_RUN_EXPORT_FIELDS: tuple[Field, ...] = (*BILLING_RUN_FIELDS, ENTITY_ID)
 
-# Zuora's API values of Status, and the UI labels some exports write instead.
-STATUSES: tuple[str, ...] = (
-    "Pending",
-    "Processing",
-    "Completed",
-    "Error",
-    "Canceled",
-    "Posted",
-    "PostInProgress",
-    "CancelInProgress",
-    "RemoveInProgress",
-    "Paused",
-)
-STATUS_UI_LABELS: dict[str, str] = {
-    "PostInProgress": "Post in progress",
-    "CancelInProgress": "Cancel in progress",
-    "RemoveInProgress": "Remove in progress",
-}
+# Zuora's rules for the fields (statuses, patterns, limits, the CSV-injection guard): written once, in the dbt
+# project's var zuora_rules, which the staging checks and the marts' tests read too.
+RULES: dict = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project.yml").read_text())["vars"][
+    "zuora_rules"
+]
+STATUSES: tuple[str, ...] = tuple(RULES["statuses"])
+STATUS_UI_LABELS: dict[str, str] = dict(RULES["status_ui_labels"])
+BILLING_RUN_TYPES: tuple[str, ...] = tuple(RULES["billing_run_types"])
+CSV_INJECTION_CHARACTERS: tuple[str, ...] = tuple(RULES["csv_injection_characters"])
 
 
 def headers(fields: tuple[Field, ...], style: str = "label") -> list[str]:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from zuora_wh.columns import (
     BILLING_RUN_EXPORT_FIELDS,
     BILLING_RUN_FIELDS,
+    CSV_INJECTION_CHARACTERS,
     ENTITY_FIELDS,
     STATUS_UI_LABELS,
     headers,
@@ -71,7 +72,6 @@ RUN_NAMES = (
     "Quarter close {month}",
 )
 TARGET_TYPES = ("SingleAccount", "Batch", "Batch", "Batch", "AllAccounts")
-CSV_INJECTION_PREFIXES = ("=", "+", "-", "@", ";")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class Entity:
 
 def guard(value: str) -> str:
     """Zuora's CSV-injection guard: a text value starting with = + - @ ; gets a leading apostrophe."""
-    return "'" + value if value.startswith(CSV_INJECTION_PREFIXES) else value
+    return "'" + value if value.startswith(CSV_INJECTION_CHARACTERS) else value
 
 
 def zuora_datetime(value: datetime | None) -> str:

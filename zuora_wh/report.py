@@ -11,13 +11,13 @@ def summary(db: Path) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         files = con.execute(
             "select source_file, record_type, file_format, rows_read, rows_loaded, rows_rejected, rows_superseded, "
-            "rows_unaccounted from marts.export_file_reconciliation order by source_file, record_type"
+            "rows_unaccounted from marts.fct_export_file_reconciliation order by source_file, record_type"
         ).fetchall()
         reasons = con.execute(
             "select reason, count(*) from ("
-            "  select unnest(string_split(reject_reasons, ',')) as reason from marts.billing_run_rejects"
+            "  select unnest(string_split(reject_reasons, ',')) as reason from marts.fct_billing_run_rejects"
             "  union all"
-            "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from marts.entity_rejects"
+            "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from marts.fct_entity_rejects"
             ") group by 1 order by 2 desc, 1"
         ).fetchall()
         shared = con.execute(
@@ -55,7 +55,9 @@ def summary(db: Path) -> str:
     )
     if reasons:
         lines.append("rejected, by reason (a row can have several): " + ", ".join(f"{r} {n:,}" for r, n in reasons))
-        lines.append("see marts.billing_run_rejects and marts.entity_rejects for the rows, their files and values")
+        lines.append(
+            "see marts.fct_billing_run_rejects and marts.fct_entity_rejects for the rows, their files and values"
+        )
     if info is not None:
         as_of = (
             "no bill run" if info[2] is None else f"data as of {info[2]:%Y-%m-%d %H:%M:%S} UTC (latest Updated Date)"

@@ -31,14 +31,13 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_FIELDS, ENTITY_FIELDS, STATUSES, Field
+from zuora_wh.columns import BILLING_RUN_FIELDS, CSV_INJECTION_CHARACTERS, ENTITY_FIELDS, STATUSES, Field
 from zuora_wh.errors import UsageError
 from zuora_wh.sql import quote_identifier, quote_string
 
 FIELDS: tuple[Field, ...] = BILLING_RUN_FIELDS + ENTITY_FIELDS
 DATE_FIELDS = {f.column: f.kind for f in BILLING_RUN_FIELDS if f.kind in ("date", "datetime")}
 DEFAULT_DATE_FIELD = "created_at"
-GUARDED = ("=", "+", "-", "@", ";")
 FORMATS = (".csv", ".parquet", ".xlsx")
 EXCEL_MAX_ROWS = 1_048_575  # a worksheet's rows, less the header
 
@@ -70,7 +69,7 @@ def _text_value(f: Field, tz: str, guard: bool) -> str:
         return c if not guard else f"cast({c} as varchar)"
     if not guard:
         return c
-    marks = ", ".join(quote_string(ch) for ch in GUARDED)
+    marks = ", ".join(quote_string(ch) for ch in CSV_INJECTION_CHARACTERS)
     return f"case when left({c}, 1) in ({marks}) then '''' || {c} else {c} end"
 
 

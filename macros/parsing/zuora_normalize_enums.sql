@@ -5,21 +5,13 @@
   status is kept as written, so that the accepted-values test names it instead of it turning into null.
 #}
 {% macro zuora_normalize_status(text_expr) -%}
-    {{ zuora_normalize_enum(text_expr, zuora_status_values()) }}
+    {{ zuora_normalize_enum(text_expr, zuora_rule('statuses')) }}
 {%- endmacro %}
 
 {# Status as Zuora's UI shows it: the API value, except the in-progress states, which the UI spells out. #}
-{% macro zuora_status_ui_labels() -%}
-    {{ return({
-        'PostInProgress': 'Post in progress',
-        'CancelInProgress': 'Cancel in progress',
-        'RemoveInProgress': 'Remove in progress'
-    }) }}
-{%- endmacro %}
-
 {% macro zuora_status_label(status_expr) -%}
     case {{ status_expr }}
-        {%- for value, label in zuora_status_ui_labels().items() %}
+        {%- for value, label in zuora_rule('status_ui_labels').items() %}
         when '{{ value }}' then '{{ label }}'
         {%- endfor %}
         else {{ status_expr }}
@@ -28,7 +20,7 @@
 
 {# Billing Run Type: 'Regular' or 'CatchUp' ('Catch Up', 'catchup' and the like are the same value). #}
 {% macro zuora_normalize_billing_run_type(text_expr) -%}
-    {{ zuora_normalize_enum(text_expr, ['Regular', 'CatchUp']) }}
+    {{ zuora_normalize_enum(text_expr, zuora_rule('billing_run_types')) }}
 {%- endmacro %}
 
 {# Maps a value (text already cleaned by zuora_clean_text) to the one of api_values it spells, ignoring case, spaces,

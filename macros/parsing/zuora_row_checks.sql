@@ -2,12 +2,24 @@
   Helpers of the row-level checks in staging (the quarantine). See the doc block reject_reasons.
 #}
 
-{# Zuora's API values of Status (one list: normalisation, checks and tests use it). #}
-{% macro zuora_status_values() -%}
-    {{ return([
-        'Pending', 'Processing', 'Completed', 'Error', 'Canceled', 'Posted',
-        'PostInProgress', 'CancelInProgress', 'RemoveInProgress', 'Paused'
-    ]) }}
+{# One of Zuora's rules for the data source's fields (var zuora_rules in dbt_project.yml, where each is written once). #}
+{% macro zuora_rule(name) -%}
+    {{ return(var('zuora_rules')[name]) }}
+{%- endmacro %}
+
+{# status_expr in (the statuses of the rule rule_name), such as not_started_statuses. #}
+{% macro zuora_status_in(rule_name, status_expr='status') -%}
+    {{ status_expr }} in ({{ zuora_quoted_list(zuora_rule(rule_name)) }})
+{%- endmacro %}
+
+{# True when expr holds a value that does not match the rule's pattern (null is not a mismatch). #}
+{% macro zuora_breaks_pattern(expr, rule_name) -%}
+    ({{ expr }} is not null and not {{ zuora_regexp_full_match(expr, zuora_rule(rule_name)) }})
+{%- endmacro %}
+
+{# True when expr is longer than Zuora's limit on text fields. #}
+{% macro zuora_too_long(expr) -%}
+    (length({{ expr }}) > {{ zuora_rule('max_text_length') }})
 {%- endmacro %}
 
 {# 'a', 'b', 'c' for an SQL in (...) list. #}

@@ -2,7 +2,7 @@ with
 
 staged as (
 
-    -- accepted rows only: rejected ones are in entity_rejects
+    -- accepted rows only: rejected ones are in fct_entity_rejects
     select * from {{ ref('stg_zuora__entities') }}
     where not {{ zuora_is_rejected('_reject_reasons') }}
 

@@ -20,7 +20,7 @@ with
 
 staged as (
 
-    -- accepted rows only: rejected ones are in billing_run_rejects
+    -- accepted rows only: rejected ones are in fct_billing_run_rejects
     select * from {{ ref('int_zuora__billing_run_versions') }}
     where
         not {{ zuora_is_rejected('_reject_reasons') }}
@@ -151,7 +151,7 @@ joined as (
         {{ zuora_status_label('billing_runs.status') }} as status_label,
         billing_runs.status = 'Error' as is_failed,
         billing_runs.status = 'Posted' as is_posted,
-        billing_runs.status in ('Completed', 'Error', 'Canceled', 'Posted') as is_terminal,
+        {{ zuora_status_in('terminal_statuses', 'billing_runs.status') }} as is_terminal,
         coalesce(billing_runs.entity_id is not null and entities.entity_id is null, false) as has_unknown_entity,
 
         ---------- lineage: the export file and row this version of the bill run came from

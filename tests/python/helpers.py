@@ -13,7 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models", "tests/generic", "seeds/_zuora__seeds.yml")
+PROJECT_PARTS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "macros",
+    "models",
+    "tests/generic",
+    "seeds/_zuora__seeds.yml",
+    "seeds/zuora_reject_reasons.csv",
+)
 
 
 @dataclass

@@ -186,7 +186,7 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
     _, reasons = REJECTED[name]
     rejects = file_rows(
         bad_rows_build,
-        "select source_row_number, reject_reasons from marts.billing_run_rejects where source_file = ? order by 1",
+        "select source_row_number, reject_reasons from marts.fct_billing_run_rejects where source_file = ? order by 1",
         f"reject_{name}.csv",
     )
     assert rejects == [(i + 1, r) for i, r in enumerate(reasons)]
@@ -196,8 +196,8 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
 
 
 def test_quarantine_keeps_the_raw_values(bad_rows_build):
-    raw = file_rows(bad_rows_build, "select total_time_ms, status from marts.billing_run_rejects where source_file = ?",
-                    "reject_total_time_negative_guarded.csv")  # fmt: skip
+    raw = file_rows(bad_rows_build, "select total_time_ms, status from marts.fct_billing_run_rejects "
+                    "where source_file = ?", "reject_total_time_negative_guarded.csv")  # fmt: skip
     assert raw == [("'-5", "Posted")]
 
 
@@ -208,7 +208,7 @@ def test_value_is_cleaned_and_loaded(bad_rows_build, name):
     got = file_rows(bad_rows_build, f"select {columns} from marts.fct_billing_runs where _source_file = ?",
                     f"clean_{name}.csv")  # fmt: skip
     assert got == [tuple(expected.values())]
-    rejects = file_rows(bad_rows_build, "select count(*) from marts.billing_run_rejects where source_file = ?",
+    rejects = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_run_rejects where source_file = ?",
                         f"clean_{name}.csv")  # fmt: skip
     assert rejects == [(0,)]
 
@@ -216,7 +216,7 @@ def test_value_is_cleaned_and_loaded(bad_rows_build, name):
 def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
     recon = file_rows(
         bad_rows_build,
-        "select rows_read, rows_loaded, rows_rejected, rows_superseded from marts.export_file_reconciliation "
+        "select rows_read, rows_loaded, rows_rejected, rows_superseded from marts.fct_export_file_reconciliation "
         "where source_file = ?",
         "clean_exact_duplicate.csv",
     )
@@ -226,7 +226,8 @@ def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
 def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
     recon = file_rows(
         bad_rows_build,
-        "select record_type, rows_read, rows_unaccounted from marts.export_file_reconciliation where source_file = ?",
+        "select record_type, rows_read, rows_unaccounted from marts.fct_export_file_reconciliation "
+        "where source_file = ?",
         "header_only.csv",
     )
     assert recon == [("billing_run", 0, 0)]
@@ -234,7 +235,7 @@ def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
 
 def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
     recon = query(bad_rows_build["db"], "select sum(rows_read), sum(rows_unaccounted), count(*) "
-                  "from marts.export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+                  "from marts.fct_export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
     cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 4
     assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 4)]
 
@@ -401,10 +402,10 @@ def test_model_row_counts_are_what_the_docs_say(bad_rows_build):
     )
     (versions, accepted_ids) = query(db, versions_sql)[0]
     (runs,) = query(db, "select count(*) from marts.fct_billing_runs")[0]
-    (rejects,) = query(db, "select count(*) from marts.billing_run_rejects")[0]
+    (rejects,) = query(db, "select count(*) from marts.fct_billing_run_rejects")[0]
     read, loaded, rejected, superseded = query(
         db, "select sum(rows_read), sum(rows_loaded), sum(rows_rejected), sum(rows_superseded) "
-        "from marts.export_file_reconciliation where record_type = 'billing_run'"
+        "from marts.fct_export_file_reconciliation where record_type = 'billing_run'"
     )[0]  # fmt: skip
     assert staged == versions == read, "staging and the int model: one row per export row"
     assert runs == accepted_ids == loaded, "the fact: one row per distinct accepted bill run"
@@ -412,6 +413,6 @@ def test_model_row_counts_are_what_the_docs_say(bad_rows_build):
     assert read == loaded + rejected + superseded
     assert staged > runs, "staging has more rows than the fact when runs are re-exported or rejected"
     (entities,) = query(db, "select count(*) from marts.dim_zuora_entities")[0]
-    (entity_loaded,) = query(db, "select sum(rows_loaded) from marts.export_file_reconciliation "
+    (entity_loaded,) = query(db, "select sum(rows_loaded) from marts.fct_export_file_reconciliation "
                              "where record_type = 'entity'")[0]  # fmt: skip
     assert entities == entity_loaded

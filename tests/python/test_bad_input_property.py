@@ -91,7 +91,7 @@ def test_random_mutations_never_crash_and_never_lose_a_row(
     db = root / "wh" / "zuora.duckdb"
     recon = query(
         db,
-        "select record_type, sum(rows_read), sum(rows_unaccounted) from marts.export_file_reconciliation "
+        "select record_type, sum(rows_read), sum(rows_unaccounted) from marts.fct_export_file_reconciliation "
         "group by 1 order by 1",
     )
     assert recon == [("billing_run", len(rows), 0), ("entity", len(en_rows), 0)]

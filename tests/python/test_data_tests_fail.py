@@ -54,23 +54,48 @@ BREAKAGES: dict[str, dict[str, str]] = {
 
 # rule -> (the dbt test that must catch it, expected status, expected number of failing rows)
 EXPECTED: dict[str, tuple[str, str, int]] = {
-    "id_not_lowercase_hex": ("matches_pattern_fct_billing_runs_billing_run_id___0_9a_f_32_", "fail", 1),
-    "number_malformed": ("matches_pattern_fct_billing_runs_billing_run_number__BR_0_9_8_", "fail", 1),
+    "id_not_lowercase_hex": (
+        "matches_pattern_fct_billing_runs_billing_run_id___var_zuora_rules_id_pattern_",
+        "fail",
+        1,
+    ),
+    "number_malformed": (
+        "matches_pattern_fct_billing_runs_billing_run_number___var_zuora_rules_billing_run_number_pattern_",
+        "fail",
+        1,
+    ),
     "number_duplicated": ("unique_fct_billing_runs_billing_run_number", "warn", 1),
     "negative_accounts": ("value_between_fct_billing_runs_number_of_accounts__0", "fail", 1),
-    "posted_without_accounts": ("not_null_when_fct_billing_runs_number_of_accounts__status_in_Completed", "warn", 1),
-    "pending_with_start": ("null_when_fct_billing_runs_started_at__status_in_Pending_Paused_", "fail", 1),
+    "posted_without_accounts": (
+        "not_null_when_fct_billing_runs_number_of_accounts___zuora_status_in_processed_statuses_",
+        "warn",
+        1,
+    ),
+    "pending_with_start": ("null_when_fct_billing_runs_started_at___zuora_status_in_not_started_statuses_", "fail", 1),
     "end_before_start": ("not_after_fct_billing_runs_started_at__ended_at", "fail", 1),
-    "unknown_status": ("accepted_values_fct_billing_runs_status__Pending", "fail", 1),
-    "posted_date_on_canceled": ("null_when_fct_billing_runs_posted_at__status_not_in", "fail", 1),
+    "unknown_status": ("accepted_values_fct_billing_runs_status___var_zuora_rules_statuses_", "fail", 1),
+    "posted_date_on_canceled": (
+        "null_when_fct_billing_runs_posted_at__not_zuora_status_in_ever_posted_statuses_",
+        "fail",
+        1,
+    ),
     "posted_without_date": ("not_null_when_fct_billing_runs_posted_at__status_Posted_", "fail", 1),
     "error_without_message": ("not_null_when_fct_billing_runs_error_message__status_Error_", "warn", 1),
     "unknown_entity": ("relationships_fct_billing_runs_entity_id__entity_id", "warn", 1),
     "target_date_unparseable": ("not_null_fct_billing_runs_target_date", "fail", 1),
-    "error_message_too_long": ("value_between_fct_billing_runs_length_error_message___255", "fail", 1),
+    "error_message_too_long": (
+        "value_between_fct_billing_runs_length_error_message____var_zuora_rules_max_text_length_",
+        "fail",
+        1,
+    ),
     "catch_up_with_invoices": ("null_when_fct_billing_runs_nullif_number_of_invoices_0", "fail", 1),
-    # Model-level reconciliation, applied in the fixture below to two models whose counts differ.
+    # Model-level tests, applied in the fixture below where they must fail: two models whose counts differ, a
+    # composite key that is not one (two groups: Regular and CatchUp), a row count the model does not have, and
+    # codes that are not in a list (the ten statuses and the broken one are no reject reasons).
     "row_counts_differ": ("row_count_matches_fct_billing_runs_ref_stg_zuora__entities_", "fail", 1),
+    "key_not_unique": ("unique_combination_fct_billing_runs_", "fail", 2),
+    "row_count_is_not": ("row_count_is_fct_billing_runs_", "fail", 1),
+    "unknown_codes": ("known_codes_fct_billing_runs_status__", "fail", 11),
 }
 
 # Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
@@ -80,6 +105,17 @@ RECONCILIATION_ANCHOR = (
 RECONCILIATION_FIXTURE = """      - row_count_matches:
           arguments:
             compare_model: ref('stg_zuora__entities')
+      - unique_combination:
+          arguments:
+            columns: [billing_run_type]
+      - row_count_is:
+          arguments:
+            expected: 3
+      - known_codes:
+          column_name: status
+          arguments:
+            to: ref('dim_reject_reasons')
+            field: reject_reason
 """
 
 

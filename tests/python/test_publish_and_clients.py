@@ -150,7 +150,7 @@ def test_sqlalchemy_reflects_every_mart_with_types_and_comments(demo_warehouse):
     expected = query(db, "select table_name, column_name, data_type, comment from duckdb_columns() "
                      "where schema_name = 'marts' order by table_name, column_index")  # fmt: skip
     tables = sorted({t for t, *_ in expected})
-    assert {"fct_billing_runs", "dim_zuora_entities", "billing_run_rejects", "dim_warehouse_build"} <= set(tables)
+    assert {"fct_billing_runs", "dim_zuora_entities", "fct_billing_run_rejects", "dim_warehouse_build"} <= set(tables)
     engine = sqlalchemy.create_engine(f"duckdb:///{db}", connect_args={"read_only": True})
     with engine.connect() as con:
         inspector = sqlalchemy.inspect(con)

@@ -322,7 +322,7 @@ def every_format(tmp_path_factory, reference):
 def test_every_format_together_gives_the_reference_mart(every_format, reference):
     assert mart_rows(every_format["db"].parent) == reference[0]
     recon = query(every_format["db"], "select sum(rows_read), sum(rows_unaccounted) from "
-                  "marts.export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+                  "marts.fct_export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
     assert recon == [(RUNS, 0)]
 
 
@@ -332,7 +332,7 @@ def test_format_is_read_to_the_mart(every_format, name):
     ids = query(every_format["db"], "select billing_run_id from marts.fct_billing_runs where _source_file = "
                 f"'{file}' order by 1")  # fmt: skip
     assert [i for (i,) in ids] == every_format["ids"][name]
-    fmt = query(every_format["db"], "select file_format from marts.export_file_reconciliation where source_file = "
+    fmt = query(every_format["db"], "select file_format from marts.fct_export_file_reconciliation where source_file = "
                 f"'{file}'")  # fmt: skip
     assert fmt == [(FORMAT_FILES[name][1],)]
     assert FORMAT_FILES[name][1] in every_format["result"].stdout, "the summary shows each file's format"

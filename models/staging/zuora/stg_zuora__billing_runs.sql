@@ -145,21 +145,22 @@ checked as (
             ',',
             case
                 when billing_run_id is null then 'missing_id'
-                when not {{ zuora_regexp_full_match('billing_run_id', '[0-9a-f]{32}') }} then 'malformed_id'
+                when {{ zuora_breaks_pattern('billing_run_id', 'id_pattern') }} then 'malformed_id'
             end,
             case
                 when
                     billing_run_number is null
-                    or not {{ zuora_regexp_full_match('billing_run_number', 'BR-[0-9]{8}') }}
+                    or {{ zuora_breaks_pattern('billing_run_number', 'billing_run_number_pattern') }}
                     then 'malformed_billing_run_number'
             end,
             case
                 when status is null then 'missing_status'
-                when status not in ({{ zuora_quoted_list(zuora_status_values()) }}) then 'unknown_status'
+                when status not in ({{ zuora_quoted_list(zuora_rule('statuses')) }}) then 'unknown_status'
             end,
             case
                 when billing_run_type is null then 'missing_billing_run_type'
-                when billing_run_type not in ('Regular', 'CatchUp') then 'unknown_billing_run_type'
+                when billing_run_type not in ({{ zuora_quoted_list(zuora_rule('billing_run_types')) }})
+                    then 'unknown_billing_run_type'
             end,
             case
                 when
@@ -200,13 +201,12 @@ checked as (
             end,
             case
                 when
-                    not {{ zuora_regexp_full_match("coalesce(created_by_id, '')", '[0-9a-f]{32}') }}
-                    or not {{ zuora_regexp_full_match("coalesce(updated_by_id, '')", '[0-9a-f]{32}') }}
+                    created_by_id is null or {{ zuora_breaks_pattern('created_by_id', 'id_pattern') }}
+                    or updated_by_id is null or {{ zuora_breaks_pattern('updated_by_id', 'id_pattern') }}
                     then 'malformed_user_id'
             end,
             case
-                when not {{ zuora_regexp_full_match("coalesce(entity_id, '0')", '0|[0-9a-f]{32}') }}
-                    then 'malformed_entity_id'
+                when {{ zuora_breaks_pattern('entity_id', 'id_pattern') }} then 'malformed_entity_id'
             end,
             case
                 when
@@ -214,16 +214,14 @@ checked as (
                     or invoice_date_text is null
                     then 'missing_date'
             end,
-            case when length(error_message) > 255 then 'text_too_long' end,
+            case when {{ zuora_too_long('error_message') }} then 'text_too_long' end,
             case
-                -- the state machine: what a run in each status can and cannot have
-                when status in ('Pending', 'Paused') and (
-                    started_at is not null or ended_at is not null or total_time_ms is not null
-                ) then 'inconsistent_with_status'
-                when status = 'Processing' and ended_at is not null then 'inconsistent_with_status'
-                when posted_at is not null and status in (
-                    'Pending', 'Processing', 'Error', 'Canceled', 'CancelInProgress', 'RemoveInProgress', 'Paused'
-                ) then 'inconsistent_with_status'
+                -- the state machine (zuora_rules): what a run in each status can and cannot have
+                when {{ zuora_status_in('not_started_statuses') }} and (started_at is not null or total_time_ms is not null)
+                    then 'inconsistent_with_status'
+                when {{ zuora_status_in('not_ended_statuses') }} and ended_at is not null then 'inconsistent_with_status'
+                when posted_at is not null and not {{ zuora_status_in('ever_posted_statuses') }}
+                    then 'inconsistent_with_status'
                 when status = 'Posted' and posted_at is null then 'inconsistent_with_status'
                 when billing_run_type = 'CatchUp' and number_of_invoices > 0 then 'inconsistent_with_status'
             end

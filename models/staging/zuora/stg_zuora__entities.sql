@@ -104,19 +104,19 @@ checked as (
             ',',
             case
                 when entity_id is null then 'missing_id'
-                when not {{ zuora_regexp_full_match('entity_id', '[0-9a-f]{32}') }} then 'malformed_id'
+                when {{ zuora_breaks_pattern('entity_id', 'id_pattern') }} then 'malformed_id'
             end,
             case
                 when entity_name is null then 'missing_name'
-                when not {{ zuora_regexp_full_match('entity_name', '[A-Za-z0-9 .-]{1,255}') }} then 'malformed_name'
+                when {{ zuora_breaks_pattern('entity_name', 'entity_name_pattern') }} then 'malformed_name'
             end,
             case
                 when
-                    not {{ zuora_regexp_full_match("coalesce(entity_created_by_id, '0')", '0|[0-9a-f]{32}') }}
-                    or not {{ zuora_regexp_full_match("coalesce(entity_updated_by_id, '0')", '0|[0-9a-f]{32}') }}
+                    {{ zuora_breaks_pattern('entity_created_by_id', 'id_pattern') }}
+                    or {{ zuora_breaks_pattern('entity_updated_by_id', 'id_pattern') }}
                     then 'malformed_user_id'
             end,
-            case when length(entity_display_name) > 255 then 'text_too_long' end,
+            case when {{ zuora_too_long('entity_display_name') }} then 'text_too_long' end,
             case when entity_created_at > entity_updated_at then 'dates_out_of_order' end,
             case
                 when

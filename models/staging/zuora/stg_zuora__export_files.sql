@@ -1,6 +1,7 @@
 {#-
   One row per export file read by the build: real-export mode lists the files the file check found
-  (schema raw, table export_files), including header-only files that hold no row; demo mode lists the seeds.
+  (schema raw, table export_files), including header-only files that hold no row; demo mode lists the seeds,
+  from the seeds themselves.
 -#}
 
 with
@@ -16,19 +17,22 @@ files as (
             file_order as source_file_order
         from {{ source('zuora', 'export_files') }}
     {%- else -%}
-        select
-            'seeds/zuora_billing_run_export.csv' as source_file,
+        -- demo mode: the seeds are the export files
+        select distinct
+            _source_file as source_file,
             'billing_run' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
-            1 as source_file_order
+            _source_file_order as source_file_order
+        from {{ zuora_export('billing_run') }}
         union all
-        select
-            'seeds/zuora_entity_export.csv' as source_file,
+        select distinct
+            _source_file as source_file,
             'entity' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
-            1 as source_file_order
+            _source_file_order as source_file_order
+        from {{ zuora_export('entity') }}
     {%- endif %}
 
 )
