@@ -32,6 +32,7 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -402,8 +403,38 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
         raise ExportError(f"{name}: a required column is missing: {names}")
     if reader == "delimited":
         _check_last_line(tail, len(header), name, delimiter)
+        if not reuse:
+            _check_rows(ef)
     ef.fingerprint, ef.stamp = fingerprint, stamp
     return ef
+
+
+_CSV_ERROR = re.compile(r"CSV Error on Line: (\d+).*?Expected Number of Columns: (\d+) Found: (\d+)", re.S)
+
+
+def _check_rows(ef: ExportFile) -> None:
+    """Every row has the header's fields: DuckDB reads the file once the way the build will (a fast, parallel
+    scan). A row that does not fit (a delimiter, or a line break, inside an unquoted value: a hand edit) is a
+    file-level error naming its line, not a failure in the middle of the build."""
+    try:
+        with duckdb.connect() as con:
+            con.execute(f"select count(*) from {_read(ef)}").fetchone()
+    except duckdb.Error as e:
+        text = str(e)
+        try:  # DuckDB's strict reader does not say where; the lenient one names the line
+            with duckdb.connect() as con:
+                con.execute(f"select count(*) from {_read(ef, strict=False)}").fetchone()
+        except duckdb.Error as lenient:
+            text = str(lenient)
+        found = _CSV_ERROR.search(text)
+        if found:
+            line, expected, got = found.groups()
+            raise ExportError(
+                f"{ef.display_name}: line {line} has {got} of the header's {expected} fields (a delimiter or a line "
+                "break inside an unquoted value?); fix that line, or export the file again"
+            ) from None
+        first = text.strip().splitlines()[0]
+        raise ExportError(f"{ef.display_name}: not a readable delimited file ({first})") from None
 
 
 def _check_last_line(tail: str, width: int, name: str, delimiter: str) -> None:
@@ -510,13 +541,15 @@ def warnings(files: Iterable[ExportFile], ignored: list[tuple[str, str]] = ()) -
     return out
 
 
-def _read(ef: ExportFile) -> str:
+def _read(ef: ExportFile, strict: bool = True) -> str:
     if ef.reader == "json":
         return _json_read(ef.path, ef.compression, ef.header)
     types = ", ".join(f"{_s(h)}: 'VARCHAR'" for h in ef.header)
     return (
         f"read_csv({_s(str(ef.path))}, header = true, auto_detect = false, delim = {_s(ef.delimiter)}, "
-        f"quote = '\"', escape = '\"', compression = {_s(ef.compression)}, columns = {{{types}}})"
+        f"quote = '\"', escape = '\"', compression = {_s(ef.compression)}, columns = {{{types}}}"
+        + ("" if strict else ", strict_mode = false")
+        + ")"
     )
 
 

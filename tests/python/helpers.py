@@ -73,10 +73,11 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+def write_csv(path: Path, header: list[str], rows: list[dict[str, str]], lineterminator: str = "\n") -> None:
+    """A CSV as Zuora writes it. With lineterminator "\r\n", values holding a carriage return are quoted too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator=lineterminator)
         writer.writeheader()
         writer.writerows(rows)
 

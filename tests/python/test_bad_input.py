@@ -313,6 +313,19 @@ def _cut_gzip(folder: Path) -> Path:
     return path
 
 
+def _row_edit(change):
+    """A maker of a copy of the bill-run export whose second row is edited by hand with ``change``."""
+
+    def make(folder: Path) -> Path:
+        lines = (folder / "zuora_billing_run_export.csv").read_text().split("\n")
+        lines[2] = change(lines[2])
+        path = folder / "edited.csv"
+        path.write_text("\n".join(lines))
+        return path
+
+    return make
+
+
 def _file(name: str, content: bytes):
     """A maker of the file ``name`` with ``content`` in the export folder."""
 
@@ -347,6 +360,11 @@ FILE_ERRORS = {
                      "not a readable JSON export ("),
     "corrupt_xlsx": (_file("runs.xlsx", b"PK\x03\x04 not a workbook"), "not a readable Excel workbook ("),
     "corrupt_zip": (_corrupt_zip, "not a readable ZIP file"),
+    "row_with_an_extra_field": (_row_edit(lambda line: line.replace(",", ",,", 1)),
+                                "line 3 has 23 of the header's 22 fields (a delimiter or a line break inside an "
+                                "unquoted value?); fix that line, or export the file again"),
+    "carriage_return_in_an_unquoted_value": (_row_edit(lambda line: line.replace(",", "\r", 1)),
+                                             "line 3 has 1 of the header's 22 fields"),
     "duplicate_column": (_file("dup.csv", (",".join([*HEADER, "Billing Run: Status"]) + "\n").encode()),
                          "the header names these columns more than once: Billing Run: Status"),
 }  # fmt: skip

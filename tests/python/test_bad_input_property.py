@@ -79,11 +79,11 @@ def test_random_mutations_never_crash_and_never_lose_a_row(
     for i, label, value in mutations:
         rows[i][label] = value
     rows = [r for i, r in enumerate(rows) if i not in drop] + [dict(rows[i]) for i in sorted(duplicate)]
-    write_csv(run_path, header, rows)
+    write_csv(run_path, header, rows, lineterminator="\r\n")  # quotes values with a carriage return, as Zuora does
     en_header, en_rows = read_csv(entity_path)
     for i, label, value in entity_mutations:
         en_rows[i][label] = value
-    write_csv(entity_path, en_header, en_rows)
+    write_csv(entity_path, en_header, en_rows, lineterminator="\r\n")
 
     result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

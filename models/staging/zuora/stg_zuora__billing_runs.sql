@@ -220,7 +220,9 @@ checked as (
                 when {{ zuora_status_in('not_started_statuses') }} and (started_at is not null or total_time_ms is not null)
                     then 'inconsistent_with_status'
                 when {{ zuora_status_in('not_ended_statuses') }} and ended_at is not null then 'inconsistent_with_status'
-                when posted_at is not null and not {{ zuora_status_in('ever_posted_statuses') }}
+                when
+                    posted_at is not null and {{ zuora_status_in('statuses') }}
+                    and not {{ zuora_status_in('ever_posted_statuses') }}
                     then 'inconsistent_with_status'
                 when status = 'Posted' and posted_at is null then 'inconsistent_with_status'
                 when billing_run_type = 'CatchUp' and number_of_invoices > 0 then 'inconsistent_with_status'
