@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
-.PHONY: setup build test dbt-test pytest lint format docs demo-data bench report clean
+.PHONY: setup build test dbt-test pytest lint score format docs demo-data bench report clean
 
 setup: $(VENV)/.installed
 
@@ -26,7 +26,7 @@ build: setup
 	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
 
-test: setup dbt-test pytest lint
+test: setup dbt-test pytest lint score
 
 # dbt build against a throw-away database, so tests never touch the warehouse users read.
 dbt-test: setup
@@ -45,6 +45,12 @@ lint: setup
 	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/sqlfluff lint models
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# dbt-score, an external judge of the dbt project's metadata (descriptions, owners, example SQL, tests), on the
+# manifest of the test build: every model, seed, source and macro scores at least 9 of 10.
+score: setup
+	test -f target/manifest.json || $(MAKE) dbt-test
+	$(BIN)/dbt-score lint --manifest target/manifest.json --fail-project-under 9.0 --fail-any-item-under 9.0 --show failing-items
 
 format: setup
 	$(BIN)/sqlfluff fix models

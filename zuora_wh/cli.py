@@ -34,6 +34,9 @@ from zuora_wh.report import summary
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
 DEMO = "demo"
+# dbt's parse of the project (partial_parse.msgpack), shared by the builds of every warehouse: parsing is most of a
+# small build's time, and dbt parses again by itself whenever the project or its settings changed.
+PARSE_CACHE = ROOT / "target" / "parse-cache"
 EXIT_BUSY = BuildBusy.exit_code
 
 
@@ -72,10 +75,13 @@ def input_name(export_dir: Path | None) -> str:
 
 
 def dbt_env(build_db: Path, export_dir: Path | None) -> dict[str, str]:
+    """dbt runs in the build folder, with the database and its spill folder named relative to it: then every
+    build's profile is the same, and dbt's parse of the project can be shared between builds (PARSE_CACHE)."""
     return {
+        "ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp",
         **os.environ,
-        "ZUORA_DUCKDB_PATH": str(build_db),
-        "ZUORA_EXPORT_DIR": "" if export_dir is None else str(export_dir),
+        "ZUORA_DUCKDB_PATH": build_db.name,
+        "ZUORA_INPUT": "demo" if export_dir is None else "exports",
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
         # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
@@ -97,9 +103,12 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
     dbt = Path(sys.executable).parent / "dbt"
     tty = sys.stdout.isatty()
     notable, closing, seen_end = [], [], False
+    parsed = build_db.parent / "target" / "partial_parse.msgpack"
+    shared = PARSE_CACHE / f"{'demo' if export_dir is None else 'exports'}.msgpack"
+    _copy_quietly(shared, parsed, only_if_missing=True)
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
-            [str(dbt), "--no-use-colors", *dbt_args], cwd=ROOT, env=dbt_env(build_db, export_dir),
+            [str(dbt), "--no-use-colors", *dbt_args], cwd=build_db.parent, env=dbt_env(build_db, export_dir),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )  # fmt: skip
         assert proc.stdout is not None
@@ -116,6 +125,7 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
             elif seen_end and text:
                 closing.append(text)
         rc = proc.wait()
+    _copy_quietly(parsed, shared)
     if tty:
         print("\r" + " " * 40 + "\r", end="")
     for text in notable:
@@ -125,6 +135,19 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
         print(f"  {text}", file=sys.stderr if rc else sys.stdout)
     print(f"dbt's full log: {log_path}")
     return rc
+
+
+def _copy_quietly(src: Path, dst: Path, only_if_missing: bool = False) -> None:
+    """Copy src to dst atomically, if there is something to copy; a cache that cannot be written is no error."""
+    if not src.exists() or (only_if_missing and dst.exists()):
+        return
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+    except OSError:
+        pass
 
 
 def published_input(served_db: Path) -> str | None:
@@ -212,7 +235,7 @@ def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool
             )
             full_refresh = True
         new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
-        read_exports.register(con, files, new, ignored)
+        read_exports.register(con, export_dir, files, new, ignored)
     unchanged = len(files) - len(new)
     print(
         f"exports: {len(files)} files in {export_dir}: {len(new)} to load, {unchanged} unchanged since the last build"

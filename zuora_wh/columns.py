@@ -1,9 +1,10 @@
-"""Zuora's Billing Run data source, column by column.
+"""Zuora's Billing Run data source, column by column, as the Python tooling sees it.
 
-This is the one place in the Python tooling that knows how Zuora names each field: the label it writes in a
-default export header (``Billing Run: Status``), the API name it writes with ``useQueryLabels`` or Export ZOQL
-(``BillingRun.Status``) and the snake_case column our warehouse uses (``status``). The dbt staging models
-rename the same labels explicitly; ``tests/python/test_columns.py`` checks that both agree.
+The fields are written once, in the dbt project's var ``zuora_fields`` (dbt_project.yml), which the staging models
+read too; this module turns each into a ``Field``: the label Zuora writes in a default export header
+(``Billing Run: Status``), the API name it writes with ``useQueryLabels`` or Export ZOQL (``BillingRun.Status``),
+the snake_case column of the warehouse (``status``) and its type. Zuora's rules for the fields (``zuora_rules``)
+come from the same file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+_VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project.yml").read_text())["vars"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Field:
     label: str  # "Billing Run Number"
     api: str  # "BillingRunNumber"
     column: str  # our column name in fct_billing_runs
-    kind: str  # text | id | date | datetime | integer
+    kind: str  # id | text | status | run_type | date | datetime | integer
 
     @property
     def header_label(self) -> str:
@@ -34,55 +37,17 @@ class Field:
         return f"{self.obj_api}.{self.api}"
 
 
-def _br(label: str, api: str, column: str, kind: str) -> Field:
-    return Field("Billing Run", "BillingRun", label, api, column, kind)
+def _fields(record: str, obj_label: str, obj_api: str) -> tuple[Field, ...]:
+    """The fields of one object, in the order Zuora's data-source page lists them (by label)."""
+    fields = [Field(obj_label, obj_api, *entry) for entry in _VARS["zuora_fields"][record]]
+    return tuple(sorted(fields, key=lambda f: f.label.casefold()))
 
 
-def _en(label: str, api: str, column: str, kind: str) -> Field:
-    return Field("Entity", "Entity", label, api, column, kind)
-
-
-# Order: as Zuora's data-source page lists the Billing Run fields (alphabetical by label).
-BILLING_RUN_FIELDS: tuple[Field, ...] = (
-    _br("Billing Run Number", "BillingRunNumber", "billing_run_number", "text"),
-    _br("Billing Run Type", "BillingRunType", "billing_run_type", "text"),
-    _br("Created By ID", "CreatedById", "created_by_id", "id"),
-    _br("Created Date", "CreatedDate", "created_at", "datetime"),
-    _br("End Date", "EndDate", "ended_at", "datetime"),
-    _br("Error Message", "ErrorMessage", "error_message", "text"),
-    _br("Executed Date", "ExecutedDate", "executed_at", "datetime"),
-    _br("ID", "Id", "billing_run_id", "id"),
-    _br("Invoice Date", "InvoiceDate", "invoice_date", "date"),
-    _br("Name", "Name", "billing_run_name", "text"),
-    _br("Number Of Accounts", "NumberOfAccounts", "number_of_accounts", "integer"),
-    _br("Number of Credit Memos", "NumberOfCreditMemos", "number_of_credit_memos", "integer"),
-    _br("Number Of Invoices", "NumberOfInvoices", "number_of_invoices", "integer"),
-    _br("Posted Date", "PostedDate", "posted_at", "datetime"),
-    _br("Start Date", "StartDate", "started_at", "datetime"),
-    _br("Status", "Status", "status", "text"),
-    _br("Target Date", "TargetDate", "target_date", "date"),
-    _br("Target Type", "TargetType", "target_type", "text"),
-    _br("Total Time", "TotalTime", "total_time_ms", "integer"),
-    _br("Updated By ID", "UpdatedById", "updated_by_id", "id"),
-    _br("Updated Date", "UpdatedDate", "updated_at", "datetime"),
-)
-
-# Order: as Zuora's data-source page lists the Entity fields.
-ENTITY_FIELDS: tuple[Field, ...] = (
-    _en("Address 1", "Address1", "entity_address_1", "text"),
-    _en("Address 2", "Address2", "entity_address_2", "text"),
-    _en("City", "City", "entity_city", "text"),
-    _en("Country", "Country", "entity_country", "text"),
-    _en("Created By ID", "CreatedById", "entity_created_by_id", "id"),
-    _en("Created Date", "CreatedDate", "entity_created_at", "datetime"),
-    _en("Display Name", "DisplayName", "entity_display_name", "text"),
-    _en("Email", "Email", "entity_email", "text"),
-    _en("ID", "Id", "entity_id", "id"),
-    _en("Name", "Name", "entity_name", "text"),
-    _en("Postal Code", "PostalCode", "entity_postal_code", "text"),
-    _en("State", "State", "entity_state", "text"),
-    _en("Updated By ID", "UpdatedById", "entity_updated_by_id", "id"),
-    _en("Updated Date", "UpdatedDate", "entity_updated_at", "datetime"),
+BILLING_RUN_FIELDS: tuple[Field, ...] = _fields("billing_run", "Billing Run", "BillingRun")
+ENTITY_FIELDS: tuple[Field, ...] = _fields("entity", "Entity", "Entity")
+# The columns of fct_billing_runs that are the data source's fields, in the mart's order (the catalog's).
+MART_COLUMNS: tuple[str, ...] = tuple(
+    e[2] for e in _VARS["zuora_fields"]["billing_run"] + _VARS["zuora_fields"]["entity"]
 )
 
 ENTITY_ID = next(f for f in ENTITY_FIELDS if f.api == "Id")
@@ -92,9 +57,7 @@ BILLING_RUN_EXPORT_FIELDS: tuple[Field, ...] = (*BILLING_RUN_FIELDS, ENTITY_ID)
 
 # Zuora's rules for the fields (statuses, patterns, limits, the CSV-injection guard): written once, in the dbt
 # project's var zuora_rules, which the staging checks and the marts' tests read too.
-RULES: dict = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project.yml").read_text())["vars"][
-    "zuora_rules"
-]
+RULES: dict = _VARS["zuora_rules"]
 STATUSES: tuple[str, ...] = tuple(RULES["statuses"])
 STATUS_UI_LABELS: dict[str, str] = dict(RULES["status_ui_labels"])
 BILLING_RUN_TYPES: tuple[str, ...] = tuple(RULES["billing_run_types"])

@@ -577,7 +577,9 @@ BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
 ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
 
 
-def register(con, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = ()) -> None:
+def register(
+    con, export_dir: Path, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = ()
+) -> None:
     """Create the raw views over ``files`` in the DuckDB connection ``con``; ``new_names`` are the files that
     are new or changed since the last build (every file on a first build or a full refresh)."""
     con.execute("create schema if not exists raw")
@@ -603,6 +605,7 @@ def register(con, files: list[ExportFile], new_names: set[str], ignored: list[tu
         [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.order, ef.fingerprint,
           ef.stamp, ef.display_name in new_names, ef.ignored_columns) for ef in files],
     )  # fmt: skip
+    con.execute("create or replace table raw.build_input as select ? as built_from", [str(export_dir)])
     con.execute("create or replace table raw.ignored_files (file varchar, reason varchar)")
     if ignored:
         con.executemany("insert into raw.ignored_files values (?, ?)", list(ignored))

@@ -1,7 +1,7 @@
 {#
   The dialect-specific expressions, one small macro each, dispatched per adapter so that the models stay
-  plain SQL. DuckDB is the tested implementation; Spark (dbt-spark, Spark 3.4+) is provided for users who
-  outgrow one machine.
+  plain SQL. DuckDB is the one implementation today: a second engine adds its own `<adapter>__` macros, tested
+  on that engine (DECISIONLOG: Portability).
 #}
 
 {# True when the whole of expr matches the regular expression (anchored at both ends). #}
@@ -13,11 +13,6 @@
     regexp_full_match({{ expr }}, '{{ pattern }}')
 {%- endmacro %}
 
-{% macro spark__zuora_regexp_full_match(expr, pattern) -%}
-    ({{ expr }} rlike '^(?:{{ pattern }})$')
-{%- endmacro %}
-
-
 {# Seconds from start_expr to end_expr, as a fraction (null when either is null). #}
 {% macro zuora_seconds_between(start_expr, end_expr) -%}
     {{ return(adapter.dispatch('zuora_seconds_between', 'zuora_billing_runs')(start_expr, end_expr)) }}
@@ -27,6 +22,3 @@
     (epoch({{ end_expr }}) - epoch({{ start_expr }}))
 {%- endmacro %}
 
-{% macro spark__zuora_seconds_between(start_expr, end_expr) -%}
-    (unix_micros({{ end_expr }}) - unix_micros({{ start_expr }})) / 1000000.0
-{%- endmacro %}

@@ -28,11 +28,3 @@
     ]) }} as date)
 {%- endmacro %}
 
-{% macro spark__zuora_parse_date(text_expr) -%}
-    cast(coalesce(
-        try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd'),
-        try_to_timestamp({{ text_expr }}, '{{ zuora_slash_date_format("java") }}'),
-        try_to_timestamp({{ text_expr }}, 'dd.MM.yyyy'),
-        try_to_timestamp({{ text_expr }}, 'yyyy/MM/dd')
-    ) as date)
-{%- endmacro %}

@@ -41,21 +41,3 @@
     )
 {%- endmacro %}
 
-{% macro spark__zuora_parse_timestamp_utc(text_expr, tenant_timezone) -%}
-    {%- set slash = zuora_slash_date_format('java') -%}
-    coalesce(
-        to_utc_timestamp(try_to_timestamp(
-            regexp_replace({{ text_expr }}, '[Zz]$', '+00:00'), "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX"
-        ), 'UTC'),
-        to_utc_timestamp(try_to_timestamp({{ text_expr }}, "yyyy-MM-dd'T'HH:mm:ss[.SSS]XX"), 'UTC'),
-        to_utc_timestamp(coalesce(
-            try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd'),
-            try_to_timestamp({{ text_expr }}, "yyyy-MM-dd'T'HH:mm:ss"),
-            try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd HH:mm:ss'),
-            try_to_timestamp({{ text_expr }}, '{{ slash }}'),
-            try_to_timestamp({{ text_expr }}, '{{ slash }} HH:mm:ss'),
-            try_to_timestamp({{ text_expr }}, 'dd.MM.yyyy'),
-            try_to_timestamp({{ text_expr }}, 'yyyy/MM/dd')
-        ), '{{ tenant_timezone }}')
-    )
-{%- endmacro %}

@@ -32,45 +32,48 @@
     ({{ text_expr }} is not null and {{ parsed_expr }} is null)
 {%- endmacro %}
 
-{# A hash of the raw values of a row, fields of the struct struct_name (dispatched: DuckDB's hash over all the
-   fields at once, a 64-bit number that is cheap to compare; xxhash64 on Spark). #}
-{% macro zuora_row_hash(columns, struct_name) -%}
-    {{ return(adapter.dispatch('zuora_row_hash', 'zuora_billing_runs')(columns, struct_name)) }}
+{# A hash of a row's raw values, the fields of the struct struct_name (dispatched: DuckDB's hash over all the
+   fields at once, a 64-bit number that is cheap to compare). #}
+{% macro zuora_row_hash(fields, struct_name) -%}
+    {{ return(adapter.dispatch('zuora_row_hash', 'zuora_billing_runs')(fields, struct_name)) }}
 {%- endmacro %}
 
-{% macro default__zuora_row_hash(columns, struct_name) -%}
+{% macro default__zuora_row_hash(fields, struct_name) -%}
     hash(
-        {%- for column in columns %}
-        {{ struct_name }}['{{ column }}']{{ ',' if not loop.last }}
+        {%- for field in fields %}
+        {{ struct_name }}['{{ field.column }}']{{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
 
-{% macro spark__zuora_row_hash(columns, struct_name) -%}
-    xxhash64(
-        {%- for column in columns %}
-        {{ struct_name }}['{{ column }}']{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+{# A struct of the fields as written in the raw layer, each under its column name (dispatched: struct_pack on
+   DuckDB). #}
+{% macro zuora_struct(fields) -%}
+    {{ return(adapter.dispatch('zuora_struct', 'zuora_billing_runs')(fields)) }}
 {%- endmacro %}
 
-{# A struct of the named columns (dispatched: struct_pack on DuckDB, named_struct on Spark). #}
-{% macro zuora_struct(columns) -%}
-    {{ return(adapter.dispatch('zuora_struct', 'zuora_billing_runs')(columns)) }}
-{%- endmacro %}
-
-{% macro default__zuora_struct(columns) -%}
+{% macro default__zuora_struct(fields) -%}
     struct_pack(
-        {%- for column in columns %}
-        {{ column }} := {{ column }}{{ ',' if not loop.last }}
+        {%- for field in fields %}
+        {{ field.column }} := {{ adapter.quote(field.header) }}{{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
 
-{% macro spark__zuora_struct(columns) -%}
-    named_struct(
-        {%- for column in columns %}
-        '{{ column }}', {{ column }}{{ ',' if not loop.last }}
+{# True when any field of the type holds text that does not parse as that type. #}
+{% macro zuora_unparsed_any(fields, type) -%}
+    (
+        {%- for field in fields if field.type == type %}
+        {{ 'or ' if not loop.first }}{{ zuora_unparsed(field.column ~ '_text', field.column) }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{# True when any count or duration (the integer fields) is below zero. #}
+{% macro zuora_negative_any(fields) -%}
+    (
+        {%- for field in fields if field.type == 'integer' %}
+        {{ 'or ' if not loop.first }}{{ field.column }} < 0
         {%- endfor %}
     )
 {%- endmacro %}

@@ -28,29 +28,8 @@ staged as (
 final as (
 
     select
-        ---------- the typed Billing Run fields
-        billing_run_id,
-        billing_run_number,
-        entity_id,
-        created_by_id,
-        updated_by_id,
-        billing_run_name,
-        billing_run_type,
-        target_type,
-        status,
-        error_message,
-        number_of_accounts,
-        number_of_invoices,
-        number_of_credit_memos,
-        total_time_ms,
-        target_date,
-        invoice_date,
-        created_at,
-        executed_at,
-        started_at,
-        ended_at,
-        posted_at,
-        updated_at,
+        ---------- the typed fields of the export (var zuora_fields)
+        {{ zuora_column_list(zuora_columns('billing_run')) }},
 
         ---------- lineage
         _source_file,

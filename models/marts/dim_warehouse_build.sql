@@ -2,6 +2,16 @@
 
 with
 
+build_input as (
+
+    {% if var('zuora_input') == 'exports' -%}
+        select built_from from {{ source('zuora', 'build_input') }}
+    {%- else -%}
+        select 'demo' as built_from
+    {%- endif %}
+
+),
+
 billing_runs as (
 
     select * from {{ ref('fct_billing_runs') }}
@@ -11,10 +21,10 @@ billing_runs as (
 final as (
 
     select
-        '{{ (var("zuora_export_dir") or "demo") | replace("'", "''") }}' as built_from,
+        (select build_input.built_from from build_input) as built_from,
         '{{ var("zuora_tenant_timezone") }}' as tenant_timezone,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as built_at,
-        max(updated_at) as data_as_of,
+        max(billing_runs.updated_at) as data_as_of,
         count(*) as bill_runs,
         '{{ invocation_id }}' as dbt_invocation_id
     from billing_runs

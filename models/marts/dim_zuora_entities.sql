@@ -25,27 +25,8 @@ ranked as (
 final as (
 
     select
-        ----------  ids
-        entity_id,
-
-        ---------- text
-        entity_name,
-        entity_display_name,
-        entity_email,
-        entity_address_1,
-        entity_address_2,
-        entity_city,
-        entity_state,
-        entity_postal_code,
-        entity_country,
-
-        ---------- timestamps (UTC)
-        entity_created_at,
-        entity_updated_at,
-
-        ----------  ids of users
-        entity_created_by_id,
-        entity_updated_by_id,
+        ---------- the Entity fields (var zuora_fields)
+        {{ zuora_column_list(zuora_columns('entity')) }},
 
         ---------- lineage: the export file and row this version of the entity came from
         _source_file,

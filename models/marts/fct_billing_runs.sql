@@ -7,14 +7,10 @@
     )
 }}
 
-{#- The Billing Run fields of one bill run, as staging types them (the entity's fields come from the dim). -#}
-{%- set run_columns = [
-    'billing_run_id', 'billing_run_number', 'billing_run_name', 'billing_run_type', 'target_type', 'status',
-    'target_date', 'invoice_date', 'created_at', 'executed_at', 'started_at', 'ended_at', 'posted_at',
-    'updated_at', 'created_by_id', 'updated_by_id', 'error_message', 'number_of_accounts',
-    'number_of_invoices', 'number_of_credit_memos', 'total_time_ms', 'entity_id', '_source_file',
-    '_source_row_number'
-] -%}
+{#- The fields of one bill run as staging types them (var zuora_fields: the Billing Run fields and the ID of its
+    entity; the entity's other fields come from the dim), and the file and row they came from. -#}
+{%- set run_columns = zuora_columns('billing_run') + ['_source_file', '_source_row_number'] -%}
+{%- set entity_columns = zuora_columns('entity') -%}
 
 with
 
@@ -25,7 +21,7 @@ staged as (
     where
         not {{ zuora_is_rejected('_reject_reasons') }}
         -- incremental: only the rows of the files parsed by this build
-        and {{ "_loaded_by_invocation = '" ~ invocation_id ~ "'" if is_incremental() else 'true' }}
+        and (not {{ is_incremental() }} or _loaded_by_invocation = '{{ invocation_id }}')
 
 ),
 
@@ -60,11 +56,12 @@ entities as (
 existing as (
 
     -- what the mart holds already (nothing on a full build)
-    select
-        {{ zuora_column_list(run_columns) }},
-        {{ 'entity_updated_at' if is_incremental() else 'cast(null as timestamp) as entity_updated_at' }}
-    from {{ this if is_incremental() else 'latest' }}
-    where {{ 'true' if is_incremental() else 'false' }}
+    {% if is_incremental() -%}
+        select {{ zuora_column_list(run_columns) }}, entity_updated_at from {{ this }}
+    {%- else -%}
+        select {{ zuora_column_list(run_columns) }}, cast(null as timestamp) as entity_updated_at from latest
+        where false
+    {%- endif %}
 
 ),
 
@@ -101,44 +98,15 @@ billing_runs as (
 joined as (
 
     select
-        ---------- Billing Run fields, as the data source exports them
-        billing_runs.billing_run_id,
-        billing_runs.billing_run_number,
-        billing_runs.billing_run_name,
-        billing_runs.billing_run_type,
-        billing_runs.target_type,
-        billing_runs.status,
-        billing_runs.target_date,
-        billing_runs.invoice_date,
-        billing_runs.created_at,
-        billing_runs.executed_at,
-        billing_runs.started_at,
-        billing_runs.ended_at,
-        billing_runs.posted_at,
-        billing_runs.updated_at,
-        billing_runs.created_by_id,
-        billing_runs.updated_by_id,
-        billing_runs.error_message,
-        billing_runs.number_of_accounts,
-        billing_runs.number_of_invoices,
-        billing_runs.number_of_credit_memos,
-        billing_runs.total_time_ms,
-
-        ---------- Entity fields (left join: a bill run without an entity is kept)
+        ---------- the data source's fields: the bill run's, then its entity's (var zuora_fields; left join: a
+        ---------- bill run without an entity is kept)
+        {%- for column in zuora_columns('billing_run') if column not in entity_columns %}
+            billing_runs.{{ column }},
+        {%- endfor %}
         billing_runs.entity_id,
-        entities.entity_name,
-        entities.entity_display_name,
-        entities.entity_email,
-        entities.entity_address_1,
-        entities.entity_address_2,
-        entities.entity_city,
-        entities.entity_state,
-        entities.entity_postal_code,
-        entities.entity_country,
-        entities.entity_created_at,
-        entities.entity_updated_at,
-        entities.entity_created_by_id,
-        entities.entity_updated_by_id,
+        {%- for column in entity_columns if column != 'entity_id' %}
+            entities.{{ column }},
+        {%- endfor %}
 
         ---------- derived statistics
         billing_runs.total_time_ms / 1000.0 as processing_seconds,

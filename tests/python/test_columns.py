@@ -1,59 +1,66 @@
-"""The column mapping is one mapping: Python tooling, staging SQL and the mart agree on it."""
+"""The fields are one list (var zuora_fields): the Python tooling, the dbt models and the marts all follow it."""
 
 from __future__ import annotations
 
 import re
 
-from helpers import ROOT
+import yaml
+from helpers import ROOT, query
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, BILLING_RUN_FIELDS, ENTITY_FIELDS
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, BILLING_RUN_FIELDS, ENTITY_FIELDS, MART_COLUMNS
 
-STAGING = ROOT / "models" / "staging" / "zuora"
-RENAME = re.compile(r'"([^"]+)" as (\w+)')
-
-
-def renames(model: str) -> dict[str, str]:
-    return dict(RENAME.findall((STAGING / f"{model}.sql").read_text()))
-
-
-def test_staging_renames_every_billing_run_label():
-    assert renames("stg_zuora__billing_runs") == {f.header_label: f.column for f in BILLING_RUN_EXPORT_FIELDS}
-
-
-def test_staging_renames_every_entity_label():
-    assert renames("stg_zuora__entities") == {f.header_label: f.column for f in ENTITY_FIELDS}
-
-
-# The column order of fct_billing_runs, as the warehouse issue states it.
-DATA_SOURCE_VIEW = (
-    "billing_run_id, billing_run_number, billing_run_name, billing_run_type, target_type, status, target_date, "
-    "invoice_date, created_at, executed_at, started_at, ended_at, posted_at, updated_at, created_by_id, "
-    "updated_by_id, error_message, number_of_accounts, number_of_invoices, number_of_credit_memos, total_time_ms, "
-    "entity_id, entity_name, entity_display_name, entity_email, entity_address_1, entity_address_2, entity_city, "
-    "entity_state, entity_postal_code, entity_country, entity_created_at, entity_updated_at, "
-    "entity_created_by_id, entity_updated_by_id"
-)
+DERIVED = [
+    "processing_seconds",
+    "queue_wait_seconds",
+    "posting_lag_seconds",
+    "invoices_per_account",
+    "status_label",
+    "is_failed",
+    "is_posted",
+    "is_terminal",
+    "has_unknown_entity",
+    "_source_file",
+    "_source_row_number",
+]
 
 
-def test_mart_columns_are_the_data_source_view_in_order():
-    sql = (ROOT / "models" / "marts" / "fct_billing_runs.sql").read_text()
-    yml = (ROOT / "models" / "marts" / "_marts__models.yml").read_text()
-    fct = yml.split("- name: dim_zuora_entities")[0]
-    columns = re.findall(r"^      - name: (\w+)$", fct, flags=re.M)
-    source_fields = [f.column for f in BILLING_RUN_FIELDS] + [f.column for f in ENTITY_FIELDS]
-    assert sorted(columns[: len(source_fields)]) == sorted(source_fields)
-    assert columns[: len(source_fields)] == DATA_SOURCE_VIEW.split(", ")
-    assert columns[len(source_fields) :] == [
-        "processing_seconds",
-        "queue_wait_seconds",
-        "posting_lag_seconds",
-        "invoices_per_account",
-        "status_label",
-        "is_failed",
-        "is_posted",
-        "is_terminal",
-        "has_unknown_entity",
-        "_source_file",
-        "_source_row_number",
-    ]
-    assert all(re.search(rf"\b{c}\b", sql) for c in columns)
+def test_python_reads_the_fields_in_zuoras_order():
+    labels = [f.label for f in BILLING_RUN_FIELDS]
+    assert labels == sorted(labels, key=str.casefold) and labels[0] == "Billing Run Number"
+    assert len(BILLING_RUN_FIELDS) == 21 and len(ENTITY_FIELDS) == 14
+    assert BILLING_RUN_EXPORT_FIELDS[-1].header_label == "Entity: ID"
+    assert {f.header_api for f in BILLING_RUN_FIELDS} >= {
+        "BillingRun.Id",
+        "BillingRun.Status",
+        "BillingRun.UpdatedDate",
+    }
+
+
+def test_built_mart_has_the_catalogs_columns_in_order():
+    """The demo build of `make dbt-test` (target/test.duckdb, built before pytest by `make test`): the mart's columns
+    are the catalog's, in its order, then the derived statistics."""
+    db = ROOT / "target" / "test.duckdb"
+    assert db.exists(), "run `make dbt-test` first (make test does): this test reads the demo build it makes"
+    columns = [c for (c,) in query(db, "select column_name from duckdb_columns() where schema_name = 'marts' and "
+                                   "table_name = 'fct_billing_runs' order by column_index")]  # fmt: skip
+    assert columns == [*MART_COLUMNS, *DERIVED]
+
+
+def test_every_column_of_the_catalog_is_described_in_each_models_yaml():
+    """dbt's YAML lists each model's columns for the contract and the docs; those of the data source's fields
+    follow the catalog, in its order."""
+    marts = yaml.safe_load((ROOT / "models" / "marts" / "_marts__models.yml").read_text())["models"]
+    fct = next(m for m in marts if m["name"] == "fct_billing_runs")
+    assert [c["name"] for c in fct["columns"]] == [*MART_COLUMNS, *DERIVED]
+    dim = next(m for m in marts if m["name"] == "dim_zuora_entities")
+    entity = [f.column for f in ENTITY_FIELDS]
+    assert sorted(c["name"] for c in dim["columns"] if c["name"] in entity) == sorted(entity)
+    staging = yaml.safe_load((ROOT / "models" / "staging" / "zuora" / "_zuora__models.yml").read_text())["models"]
+    stg = next(m for m in staging if m["name"] == "stg_zuora__billing_runs")
+    assert {f.column for f in BILLING_RUN_EXPORT_FIELDS} <= {c["name"] for c in stg["columns"]}
+
+
+def test_no_model_lists_the_fields_by_hand():
+    """The SQL takes the fields from the catalog: no model spells out a Zuora label."""
+    for sql in (ROOT / "models").rglob("*.sql"):
+        assert not re.search(r'"(Billing Run|Entity): ', sql.read_text()), sql

@@ -1,8 +1,8 @@
-{%- set raw_columns = [
-    'entity_id', 'entity_created_by_id', 'entity_updated_by_id', 'entity_name', 'entity_display_name',
-    'entity_email', 'entity_address_1', 'entity_address_2', 'entity_city', 'entity_state', 'entity_postal_code',
-    'entity_country', 'entity_created_at', 'entity_updated_at'
-] -%}
+{#-
+  One row per row of the raw Entity export, renamed, cleaned, typed and checked by the same rules as the bill runs
+  (stg_zuora__billing_runs).
+-#}
+{%- set fields = zuora_export_fields('entity') -%}
 
 with
 
@@ -12,73 +12,19 @@ source as (
 
 ),
 
-renamed as (
-
-    select
-        ----------  ids
-        "Entity: ID" as entity_id,
-        "Entity: Created By ID" as entity_created_by_id,
-        "Entity: Updated By ID" as entity_updated_by_id,
-
-        ---------- text
-        "Entity: Name" as entity_name,
-        "Entity: Display Name" as entity_display_name,
-        "Entity: Email" as entity_email,
-        "Entity: Address 1" as entity_address_1,
-        "Entity: Address 2" as entity_address_2,
-        "Entity: City" as entity_city,
-        "Entity: State" as entity_state,
-        "Entity: Postal Code" as entity_postal_code,
-        "Entity: Country" as entity_country,
-
-        ---------- timestamps
-        "Entity: Created Date" as entity_created_at,
-        "Entity: Updated Date" as entity_updated_at,
-
-        ---------- lineage: which file and row of the export this is
-        _source_file,
-        _source_file_order,
-        _source_row_number,
-        _is_new_file
-
-    from source
-
-),
-
 cleaned as (
 
-    -- Every field cleaned once; the timestamps keep their cleaned text as <name>_text for the checks.
+    -- rename and clean: the field's text as it is checked and parsed
     select
-        ----------  ids
-        {{ zuora_clean_text('entity_id') }} as entity_id,
-        {{ zuora_clean_text('entity_created_by_id') }} as entity_created_by_id,
-        {{ zuora_clean_text('entity_updated_by_id') }} as entity_updated_by_id,
-
-        ---------- text
-        {{ zuora_clean_text('entity_name') }} as entity_name,
-        {{ zuora_clean_text('entity_display_name') }} as entity_display_name,
-        {{ zuora_clean_text('entity_email') }} as entity_email,
-        {{ zuora_clean_text('entity_address_1') }} as entity_address_1,
-        {{ zuora_clean_text('entity_address_2') }} as entity_address_2,
-        {{ zuora_clean_text('entity_city') }} as entity_city,
-        {{ zuora_clean_text('entity_state') }} as entity_state,
-        {{ zuora_clean_text('entity_postal_code') }} as entity_postal_code,
-        {{ zuora_clean_text('entity_country') }} as entity_country,
-
-        ---------- timestamps: text, parsed below
-        {{ zuora_clean_text('entity_created_at') }} as entity_created_at_text,
-        {{ zuora_clean_text('entity_updated_at') }} as entity_updated_at_text,
-
-        ---------- lineage
+        {%- for field in fields %}
+            {{ zuora_clean_text(adapter.quote(field.header)) }} as {{ field.column }}_text,
+        {%- endfor %}
         _source_file,
         _source_file_order,
         _source_row_number,
         _is_new_file,
-
-        ---------- the row as written, for the quarantine
-        {{ zuora_struct(raw_columns) }} as _raw
-
-    from renamed
+        {{ zuora_struct(fields) }} as _raw
+    from source
 
 ),
 
@@ -86,18 +32,14 @@ typed as (
 
     select
         *,
-
-        ---------- timestamps (UTC)
-        {{ zuora_parse_timestamp_utc('entity_created_at_text') }} as entity_created_at,
-        {{ zuora_parse_timestamp_utc('entity_updated_at_text') }} as entity_updated_at
-
+        {{ zuora_typed_columns(fields) }}
     from cleaned
 
 ),
 
 checked as (
 
-    -- Row-level checks: each failed check adds its reason code (doc block reject_reasons).
+    -- Row-level checks: each failed check adds its reason code (dim_reject_reasons says what each means).
     select
         *,
         concat_ws(
@@ -118,14 +60,9 @@ checked as (
             end,
             case when {{ zuora_too_long('entity_display_name') }} then 'text_too_long' end,
             case when entity_created_at > entity_updated_at then 'dates_out_of_order' end,
-            case
-                when
-                    {{ zuora_unparsed('entity_created_at_text', 'entity_created_at') }}
-                    or {{ zuora_unparsed('entity_updated_at_text', 'entity_updated_at') }}
-                    then 'unparseable_datetime'
-            end
+            case when {{ zuora_unparsed_any(fields, 'datetime') }} then 'unparseable_datetime' end
         ) as row_reasons,
-        {{ zuora_row_hash(raw_columns, '_raw') }} as raw_hash
+        {{ zuora_row_hash(fields, '_raw') }} as raw_hash
     from typed
 
 ),
@@ -142,7 +79,7 @@ hashed as (
 final as (
 
     select
-        {{ raw_columns | join(',\n        ') }},
+        {{ zuora_column_list(zuora_columns('entity')) }},
         _source_file,
         _source_file_order,
         _source_row_number,

@@ -8,7 +8,7 @@ with
 
 files as (
 
-    {% if var('zuora_export_dir', '') -%}
+    {% if var('zuora_input') == 'exports' -%}
         select
             file as source_file,
             kind as file_kind,
