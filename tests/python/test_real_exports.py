@@ -40,27 +40,6 @@ def test_reference_holds_every_bill_run(reference):
     assert len(runs) == RUNS and len(entities) == 4
 
 
-def test_api_name_headers(tmp_path, reference):
-    write_exports(tmp_path / "exports", bill_runs=RUNS, header_style="api")
-    build(tmp_path / "exports", tmp_path / "wh")
-    assert mart_rows(tmp_path / "wh") == reference[0]
-
-
-def test_byte_order_mark_and_zip(tmp_path, reference):
-    src = tmp_path / "plain"
-    entity_path, run_path = write_exports(src, bill_runs=RUNS)
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    (exports / entity_path.name).write_bytes(b"\xef\xbb\xbf" + entity_path.read_bytes())
-    with zipfile.ZipFile(exports / "billing_runs.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("export/" + run_path.name, b"\xef\xbb\xbf" + run_path.read_bytes())
-    build(exports, tmp_path / "wh")
-    assert mart_rows(tmp_path / "wh") == reference[0]
-    files = query(tmp_path / "wh" / "zuora.duckdb", "select file, kind from raw.export_files order by file")
-    assert [kind for _, kind in files] == ["billing_run", "entity"]
-    assert files[0][0].endswith("billing_runs.zip!export/zuora_billing_run_export.csv")
-
-
 def test_combined_ui_file_alone_builds_the_warehouse(tmp_path, reference):
     write_exports(tmp_path / "exports", bill_runs=RUNS, combined=True)
     build(tmp_path / "exports", tmp_path / "wh")
@@ -114,23 +93,6 @@ def test_missing_optional_columns_become_nulls(tmp_path):
         db, "select count(*), count(number_of_credit_memos), count(entity_id) from marts.fct_billing_runs"
     ) == [(40, 0, 0)]
     assert query(db, "select count(*) from marts.dim_zuora_entities") == [(0,)]
-
-
-def test_extra_columns_are_ignored_and_named(tmp_path):
-    exports = tmp_path / "exports"
-    _, run_path = write_exports(exports, bill_runs=30)
-    header, rows = read_csv(run_path)
-    write_csv(
-        run_path,
-        [*header, "Account: Name", "Custom__c"],
-        [dict(r, **{"Account: Name": "x", "Custom__c": "y"}) for r in rows],
-    )
-    result = build(exports, tmp_path / "wh")
-    assert (
-        "ignoring columns that are not fields of the Billing Run data source: 'Account: Name', 'Custom__c'"
-        in result.stderr
-    )
-    assert len(mart_rows(tmp_path / "wh")) == 30
 
 
 def test_incremental_after_a_reexport_equals_a_full_refresh(tmp_path):
@@ -198,14 +160,6 @@ def test_an_entity_gone_from_the_entity_export_leaves_its_runs_incrementally(tmp
         f"where entity_id = '{gone}'",
     )
     assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
-
-
-def test_without_export_dir_the_demo_is_used(tmp_path):
-    result = zuora_wh("build", warehouse=tmp_path / "wh")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(mart_rows(tmp_path / "wh")) == 720
-    with (Path(__file__).parents[2] / "seeds" / "zuora_billing_run_export.csv").open() as fh:
-        assert sum(1 for _ in csv.reader(fh)) == 721
 
 
 def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(tmp_path):
@@ -276,8 +230,33 @@ def _write_zip(path: Path, header: list[str], rows: list[dict[str, str]]) -> Non
     inner.unlink()
 
 
+def _write_api_names(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """API names as headers (AQuA with useQueryLabels, Export ZOQL), in another column order."""
+    api = dict(zip(header, headers(BILLING_RUN_EXPORT_FIELDS, "api"), strict=True))
+    order = list(reversed(header))
+    write_csv(path, [api[h] for h in order], [{api[h]: r[h] for h in order} for r in rows])
+
+
+def _write_bom_zip(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """A CSV with a byte-order mark, inside a ZIP (the UI's "CSV in a ZIP")."""
+    inner = path.with_name("bom_member.csv")
+    write_csv(inner, header, rows)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("export/runs.csv", b"\xef\xbb\xbf" + inner.read_bytes())
+    inner.unlink()
+
+
+def _write_extra_columns(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Columns that are no fields of the data source, beside the fields: ignored, and named in a warning."""
+    write_csv(path, [*header, "Account: Name", "Custom__c"], [dict(r, **{"Account: Name": "x", "Custom__c": "y"})
+                                                              for r in rows])  # fmt: skip
+
+
 # file name -> (how it is written, the format the build reports)
 FORMAT_FILES = {
+    "runs_api_names.csv": (_write_api_names, "CSV, comma"),
+    "runs_bom.zip": (_write_bom_zip, "CSV, comma"),
+    "runs_extra_columns.csv": (_write_extra_columns, "CSV, comma"),
     "runs.csv.gz": (lambda p, h, r: _write_delimited(p, h, r, ","), "CSV, comma, gzip"),
     "runs_excel_de.csv": (lambda p, h, r: _write_delimited(p, h, r, ";"), "CSV, semicolon"),
     "runs.tsv": (lambda p, h, r: _write_delimited(p, h, r, "\t"), "TSV, tab"),
@@ -290,6 +269,9 @@ FORMAT_FILES = {
     "runs.xlsx": (_write_xlsx, "Excel"),
     "runs.zip": (_write_zip, "TSV, tab"),
 }
+
+
+ZIP_MEMBERS = {"runs.zip": "!export/billing_runs.tsv", "runs_bom.zip": "!export/runs.csv"}
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +310,7 @@ def test_every_format_together_gives_the_reference_mart(every_format, reference)
 
 @pytest.mark.parametrize("name", sorted(FORMAT_FILES))
 def test_format_is_read_to_the_mart(every_format, name):
-    file = str(every_format["exports"] / name) + ("!export/billing_runs.tsv" if name.endswith(".zip") else "")
+    file = str(every_format["exports"] / name) + ZIP_MEMBERS.get(name, "")
     ids = query(every_format["db"], "select billing_run_id from marts.fct_billing_runs where _source_file = "
                 f"'{file}' order by 1")  # fmt: skip
     assert [i for (i,) in ids] == every_format["ids"][name]
@@ -348,3 +330,16 @@ def test_files_that_are_not_exports_are_named_once(every_format):
     assert "ignored, not exports:" in every_format["result"].stdout
     assert ".DS_Store" not in every_format["result"].stdout + every_format["result"].stderr
     assert ".hidden" not in every_format["result"].stdout + every_format["result"].stderr
+
+
+def test_columns_that_are_no_fields_are_ignored_and_named(every_format):
+    assert (
+        f"warning: {every_format['exports'] / 'runs_extra_columns.csv'}: ignoring columns that are not fields of the "
+        "Billing Run data source: 'Account: Name', 'Custom__c'" in every_format["result"].stderr
+    )
+
+
+def test_header_styles_are_recorded(every_format):
+    styles = dict(query(every_format["db"], "select file, header_style from raw.export_files"))
+    assert styles[str(every_format["exports"] / "runs_api_names.csv")] == "api"
+    assert styles[str(every_format["exports"] / "runs_plain.csv")] == "label"
