@@ -204,7 +204,7 @@ def entity_rows(entities: list[Entity], users: list[str], rng: random.Random) ->
             "UpdatedById": rng.choice(users),
             "UpdatedDate": zuora_datetime(e.updated_at),
         }
-        yield [guard(values[f.api]) for f in ENTITY_FIELDS]
+        yield [guard(values.get(f.api, "")) for f in ENTITY_FIELDS]  # a field it has no value for: empty
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
@@ -267,7 +267,7 @@ class BillRun:
             "UpdatedDate": zuora_datetime(self.updated),
             "Entity.Id": self.entity_id,
         }
-        return [guard(values[f]) for f in _EXPORT_KEYS]
+        return [guard(values.get(f, "")) for f in _EXPORT_KEYS]  # a field it has no value for: empty
 
 
 def _count(value: int | None) -> str:
