@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
-.PHONY: setup build test dbt-test pytest lint score format docs demo-data bench report clean
+.PHONY: setup build test dbt-test pytest lint score format docs demo-data catalog bench report clean
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,10 @@ format: setup
 # dbt docs of the last build (from its build file: dbt never opens the served warehouse).
 docs: setup
 	$(BIN)/python -m zuora_wh docs
+
+# Write the column lists that dbt's YAML and the README need, from the one list of the fields (var zuora_fields).
+catalog: setup
+	$(BIN)/python -m zuora_wh.catalog
 
 # Re-write the embedded demo exports (deterministic: the same files every time).
 demo-data: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import yaml
 from helpers import ROOT, query
@@ -64,3 +65,30 @@ def test_no_model_lists_the_fields_by_hand():
     """The SQL takes the fields from the catalog: no model spells out a Zuora label."""
     for sql in (ROOT / "models").rglob("*.sql"):
         assert not re.search(r'"(Billing Run|Entity): ', sql.read_text()), sql
+
+
+def test_generated_column_lists_are_up_to_date():
+    """The YAML and README blocks `make catalog` writes match the catalog (a field added or changed there shows up
+    here until `make catalog` runs)."""
+    from zuora_wh.catalog import update
+
+    assert update(check=True) == [], "run `make catalog`"
+
+
+def test_the_catalog_check_fails_on_a_stale_block(tmp_path, monkeypatch):
+    """The check above can fail: a block edited by hand is out of date."""
+    import zuora_wh.catalog as catalog
+
+    for part in ("README.md", "dbt_project.yml", "seeds", "models"):
+        src = ROOT / part
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / part)
+        else:
+            (tmp_path / part).write_text(src.read_text())
+    monkeypatch.setattr(catalog, "ROOT", tmp_path)
+    yml = tmp_path / "models" / "intermediate" / "_int_zuora__models.yml"
+    yml.write_text(yml.read_text().replace("      - name: status\n", "      - name: state\n", 1))
+    assert catalog.update(check=True) == ["models/intermediate/_int_zuora__models.yml"]
+    catalog.update()
+    assert catalog.update(check=True) == []
