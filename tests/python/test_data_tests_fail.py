@@ -79,7 +79,11 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
         "fail",
         1,
     ),
-    "posted_without_date": ("not_null_when_fct_billing_runs_posted_at__status_Posted_", "fail", 1),
+    "posted_without_date": (
+        "not_null_when_fct_billing_runs_posted_at___zuora_status_in_posted_date_required_statuses_",
+        "fail",
+        1,
+    ),
     "error_without_message": ("not_null_when_fct_billing_runs_error_message__status_Error_", "warn", 1),
     "unknown_entity": ("relationships_fct_billing_runs_entity_id__entity_id", "warn", 1),
     "target_date_unparseable": ("not_null_fct_billing_runs_target_date", "fail", 1),

@@ -97,8 +97,10 @@ checked as (
                     posted_at is not null and {{ zuora_status_in('statuses') }}
                     and not {{ zuora_status_in('ever_posted_statuses') }}
                     then 'inconsistent_with_status'
-                when status = 'Posted' and posted_at is null then 'inconsistent_with_status'
-                when billing_run_type = 'CatchUp' and number_of_invoices > 0 then 'inconsistent_with_status'
+                when {{ zuora_status_in('posted_date_required_statuses') }} and posted_at is null
+                    then 'inconsistent_with_status'
+                when {{ zuora_status_in('no_invoice_run_types', 'billing_run_type') }} and number_of_invoices > 0
+                    then 'inconsistent_with_status'
             end
         ) as row_reasons,
         {{ zuora_row_hash(fields, '_raw') }} as raw_hash
