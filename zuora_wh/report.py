@@ -24,11 +24,17 @@ def summary(db: Path) -> str:
             "select billing_run_number, string_agg(billing_run_id, ', ' order by billing_run_id) "
             "from marts.fct_billing_runs group by 1 having count(*) > 1 order by 1"
         ).fetchall()
-        has_ignored = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ignored_files'"
-        ).fetchone()[0]
-        ignored = con.execute("select file, reason from raw.ignored_files order by 1").fetchall() if has_ignored else []
-        info = con.execute("select built_from, built_at, data_as_of from marts.dim_warehouse_build").fetchone()
+        tables = {
+            f"{schema}.{name}" for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables").fetchall()
+        }  # fmt: skip
+        # (a warehouse built by an older version has neither table)
+        ignored = []
+        if "raw.ignored_files" in tables:
+            ignored = con.execute("select file, reason from raw.ignored_files order by 1").fetchall()
+        info = None
+        if "marts.dim_warehouse_build" in tables:
+            info = con.execute("select built_from, built_at, data_as_of from marts.dim_warehouse_build").fetchone()
         runs, unknown = con.execute(
             "select count(*), count(*) filter (where has_unknown_entity) from marts.fct_billing_runs"
         ).fetchone()

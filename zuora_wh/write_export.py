@@ -141,7 +141,12 @@ def export(args) -> int:
     started = time.monotonic()
     con = duckdb.connect(str(db), read_only=True)
     try:
-        (tz,) = con.execute("select tenant_timezone from marts.dim_warehouse_build").fetchone()
+        try:
+            (tz,) = con.execute("select tenant_timezone from marts.dim_warehouse_build").fetchone()
+        except duckdb.CatalogException:
+            raise UsageError(
+                f"{db} was built by an older version (no marts.dim_warehouse_build): build it again"
+            ) from None
         entities = con.execute("select entity_id, entity_name from marts.dim_zuora_entities").fetchall()
         sql, params = build_query(args, tz, entities)
         rows = con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
