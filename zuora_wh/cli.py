@@ -227,8 +227,10 @@ def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool
         if stale:
             # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
             # replaced must leave the marts, which only a rebuild from every file does.
-            what = [f"{len(diff.removed)} removed"] if diff.removed else []
-            what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
+            removed = [f for f in diff.removed if f in stale]
+            changed = [f for f in diff.changed if f in stale]
+            what = [f"{len(removed)} removed"] if removed else []
+            what += [f"{len(changed)} changed in content"] if changed else []
             shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
             print(
                 f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file"

@@ -95,70 +95,53 @@ def test_missing_optional_columns_become_nulls(tmp_path):
     assert query(db, "select count(*) from marts.dim_zuora_entities") == [(0,)]
 
 
-def test_incremental_after_a_reexport_equals_a_full_refresh(tmp_path):
-    exports = tmp_path / "exports"
+def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
+    """One export folder through its life, built incrementally into one warehouse, compared at each step with a
+    build from scratch:
+    1. a re-export, and the entity export re-exported with one entity renamed (its runs follow): only the two
+       changed files are loaded, and the mart equals a full refresh;
+    2. the re-export deleted again and the entity export restored: a rebuild from every file, back to the start;
+    3. a file replaced under the same name by a shorter export: a rebuild, and only its new content counts;
+    4. an entity gone from the entity export: no rebuild (entities are rebuilt from every file on each build),
+       and its runs keep their entity ID, flagged has_unknown_entity."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
     write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
-    build(exports, tmp_path / "incremental")
+    build(exports, wh)
+    start = mart_rows(wh)
+    # 1.
     reexport = write_reexport(exports, RUNS, share=0.1, new_runs=15)
-    # The entity export is re-exported too, with one entity renamed: its runs must follow.
     entity_file = exports / "zuora_entity_export.csv"
+    original_entities = entity_file.read_bytes()
     header, rows = read_csv(entity_file)
     rows[1]["Entity: Display Name"] = "Acme Inc. (renamed)"
     rows[1]["Entity: Updated Date"] = "2026-11-01T10:00:00-07:00"
     write_csv(entity_file, header, rows)
-    result = build(exports, tmp_path / "incremental")
-    assert "2 to load" in result.stdout
+    assert "2 to load" in build(exports, wh).stdout
     build(exports, tmp_path / "full", "--full-refresh")
-    incremental, full = mart_rows(tmp_path / "incremental"), mart_rows(tmp_path / "full")
-    assert len(full) == RUNS + 15
-    assert incremental == full
+    incremental = mart_rows(wh)
+    assert incremental == mart_rows(tmp_path / "full") and len(incremental) == RUNS + 15
     assert any(r[23] == "Acme Inc. (renamed)" for r in incremental)
-    assert reexport.exists()
-
-
-def test_a_removed_or_replaced_file_rebuilds_from_every_file(tmp_path):
-    """The warehouse is always what a fresh build of the folder gives: the versions of a re-export that is
-    deleted again, or of a file replaced by another export under the same name, leave the marts."""
-    exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
-    build(exports, tmp_path / "wh")
-    before_reexport = mart_rows(tmp_path / "wh")
-    reexport = write_reexport(exports, RUNS, share=0.1, new_runs=15)
-    build(exports, tmp_path / "wh")
-    assert len(mart_rows(tmp_path / "wh")) == RUNS + 15
+    # 2.
     reexport.unlink()
-    result = build(exports, tmp_path / "wh")
+    entity_file.write_bytes(original_entities)
+    result = build(exports, wh)
     assert f"files the last build loaded were 1 removed ({reexport}): rebuilding from every file" in result.stdout
-    assert mart_rows(tmp_path / "wh") == before_reexport
-    # A file replaced under the same name: only its new content counts.
+    assert mart_rows(wh) == start
+    # 3.
     first = sorted(exports.glob("zuora_billing_run_export*.csv"))[0]
     header, rows = read_csv(first)
     write_csv(first, header, rows[:-10])
-    result = build(exports, tmp_path / "wh")
+    result = build(exports, wh)
     assert f"were 1 changed in content ({first}): rebuilding from every file" in result.stdout
-    build(exports, tmp_path / "fresh")
-    assert mart_rows(tmp_path / "wh") == mart_rows(tmp_path / "fresh")
-
-
-def test_an_entity_gone_from_the_entity_export_leaves_its_runs_incrementally(tmp_path):
-    """Entities are rebuilt from every file on each build, so an entity export can be replaced without a full
-    rebuild; the runs of an entity that is gone keep their entity ID and are flagged has_unknown_entity."""
-    exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
-    build(exports, tmp_path / "wh")
-    entity_file = exports / "zuora_entity_export.csv"
+    # 4.
     header, rows = read_csv(entity_file)
     gone = rows[1]["Entity: ID"]
     write_csv(entity_file, header, [r for r in rows if r["Entity: ID"] != gone])
-    result = build(exports, tmp_path / "wh")
-    assert "rebuilding from every file" not in result.stdout
+    assert "rebuilding from every file" not in build(exports, wh).stdout
     build(exports, tmp_path / "fresh")
-    assert mart_rows(tmp_path / "wh") == mart_rows(tmp_path / "fresh")
-    flagged = query(
-        tmp_path / "wh" / "zuora.duckdb",
-        f"select count(*), bool_and(has_unknown_entity), count(entity_name) from marts.fct_billing_runs "
-        f"where entity_id = '{gone}'",
-    )
+    assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
+    flagged = query(wh / "zuora.duckdb", "select count(*), bool_and(has_unknown_entity), count(entity_name) "
+                    f"from marts.fct_billing_runs where entity_id = '{gone}'")  # fmt: skip
     assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
 
 
