@@ -6,17 +6,14 @@
    column name of the raw layer (the default export header, "Billing Run: Status"). A Billing Run export also
    carries the ID of its entity, as "Entity: ID" (column entity_id). #}
 {% macro zuora_export_fields(record) -%}
-    {%- set catalog = var('zuora_fields') -%}
     {%- set objects = {'billing_run': 'Billing Run', 'entity': 'Entity'} -%}
     {%- set fields = [] -%}
-    {%- for label, api, column, type in catalog[record] -%}
+    {%- for label, api, column, type in var('zuora_fields')[record] -%}
         {%- do fields.append({'label': label, 'api': api, 'column': column, 'type': type,
                               'header': objects[record] ~ ': ' ~ label}) -%}
     {%- endfor -%}
     {%- if record == 'billing_run' -%}
-        {%- set label, api, column, type = catalog['entity'][0] -%}
-        {%- do fields.append({'label': label, 'api': api, 'column': column, 'type': type,
-                              'header': 'Entity: ' ~ label}) -%}
+        {%- do fields.append(zuora_export_fields('entity') | selectattr('api', 'equalto', 'Id') | first) -%}
     {%- endif -%}
     {{ return(fields) }}
 {%- endmacro %}

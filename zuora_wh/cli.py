@@ -69,6 +69,11 @@ def build_db_path(warehouse_dir: Path, export_dir: Path | None) -> Path:
     return warehouse_dir / "build" / key / DB_NAME
 
 
+def input_mode(export_dir: Path | None) -> str:
+    """What the raw layer is for dbt (var zuora_input): the demo seeds, or the views over an export folder."""
+    return DEMO if export_dir is None else "exports"
+
+
 def input_name(export_dir: Path | None) -> str:
     """How a warehouse names its input (marts.dim_warehouse_build.built_from)."""
     return DEMO if export_dir is None else str(export_dir)
@@ -81,7 +86,7 @@ def dbt_env(build_db: Path, export_dir: Path | None) -> dict[str, str]:
         "ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp",
         **os.environ,
         "ZUORA_DUCKDB_PATH": build_db.name,
-        "ZUORA_INPUT": "demo" if export_dir is None else "exports",
+        "ZUORA_INPUT": input_mode(export_dir),
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
         # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
@@ -104,7 +109,7 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
     tty = sys.stdout.isatty()
     notable, closing, seen_end = [], [], False
     parsed = build_db.parent / "target" / "partial_parse.msgpack"
-    shared = PARSE_CACHE / f"{'demo' if export_dir is None else 'exports'}.msgpack"
+    shared = PARSE_CACHE / f"{input_mode(export_dir)}.msgpack"
     _copy_quietly(shared, parsed, only_if_missing=True)
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
@@ -130,9 +135,13 @@ def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int
         print("\r" + " " * 40 + "\r", end="")
     for text in notable:
         print(f"  {text}")
-    tail = closing if rc == 0 else closing or ["(dbt printed no summary)"]
-    for text in tail[-40:] if rc else [t for t in tail if t.startswith("Done.")]:
-        print(f"  {text}", file=sys.stderr if rc else sys.stdout)
+    if rc:  # dbt's closing lines name what failed
+        for text in (closing or ["(dbt printed no summary)"])[-40:]:
+            print(f"  {text}", file=sys.stderr)
+    else:
+        for text in closing:
+            if text.startswith("Done."):
+                print(f"  {text}")
     print(f"dbt's full log: {log_path}")
     return rc
 

@@ -245,9 +245,8 @@ def _open(path: Path, gz: bool):
 
 
 def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
-    """Read the whole file once: it must be non-empty UTF-8 text. Returns (a hash of its content, its tail)."""
-    if path.stat().st_size == 0:
-        raise ExportError(f"{name}: the file is empty (0 bytes); a valid export has at least its header line")
+    """Read the whole file once (``inspect`` has refused an empty one): it must be UTF-8 text, with content once
+    decompressed. Returns (a hash of its content, its tail)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     digest = hashlib.blake2b(digest_size=16)
     offset, tail = 0, ""
