@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
-.PHONY: setup build test dbt-test pytest lint score format docs demo-data catalog bench report clean
+.PHONY: setup build refresh test dbt-test pytest lint score format docs demo-data catalog bench report clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,12 @@ build: setup
 	@echo
 	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
+
+# Pull what changed from Zuora into $$ZUORA_EXPORT_DIR (AQuA; credentials from the environment, several tenants from
+# $$ZUORA_TENANTS_FILE), then build from that folder. For cron and CI schedules.
+refresh: setup
+	$(BIN)/python -m zuora_wh extract
+	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
 
 test: setup dbt-test pytest lint score
 

@@ -1,8 +1,12 @@
 {#
   The raw relation of one Zuora export, the only way a model reads raw data (only staging calls it).
   - Real-export mode (var zuora_input = exports): the source table of that name, a view over the export files
-    that already carries the lineage columns (_source_file, _source_file_order, _source_row_number, _is_new_file).
-  - Demo mode (the default): the seed zuora_<export_name>_export in schema raw, with the same lineage columns.
+    that already carries the lineage columns (_source_file, _source_file_order, _source_row_number, _is_new_file)
+    and the tenant of the file's folder (_tenant, _tenant_timezone: null unless an extractor's state file names
+    them; see zuora_tenant); a Billing Run export also has AQuA's deleted flag (var zuora_deleted_column), empty
+    unless the file came from an extract that asked for deleted records.
+  - Demo mode (the default): the seed zuora_<export_name>_export in schema raw, with the same columns: no tenant
+    named, and no deleted records (Zuora's UI never exports them).
 #}
 {% macro zuora_export(export_name) -%}
     {%- if var('zuora_input') == 'exports' -%}
@@ -11,11 +15,26 @@
         (
             select
                 *,
+                {%- if export_name == 'billing_run' %}
+                    cast(null as varchar) as {{ adapter.quote(var('zuora_deleted_column')) }},
+                {%- endif %}
                 'seeds/zuora_{{ export_name }}_export.csv' as _source_file,
                 1 as _source_file_order,
                 true as _is_new_file,
-                row_number() over () as _source_row_number
+                row_number() over () as _source_row_number,
+                cast(null as varchar) as _tenant,
+                cast(null as varchar) as _tenant_timezone
             from {{ ref('zuora_' ~ export_name ~ '_export') }}
         )
     {%- endif -%}
+{%- endmacro %}
+
+{# The tenant of a row (_tenant of the raw layer), or the default tenant when its folder names none. #}
+{% macro zuora_tenant(tenant_expr='_tenant') -%}
+    coalesce({{ tenant_expr }}, '{{ var("zuora_default_tenant") }}')
+{%- endmacro %}
+
+{# The time zone of a row's tenant (_tenant_timezone of the raw layer), or the build's, var zuora_tenant_timezone. #}
+{% macro zuora_tenant_timezone(timezone_expr='_tenant_timezone') -%}
+    coalesce({{ timezone_expr }}, '{{ var("zuora_tenant_timezone") }}')
 {%- endmacro %}

@@ -6,6 +6,7 @@
     report    the summary of the published build: files read, rows loaded, rejected by reason, superseded
     docs      dbt's documentation site, generated from the last build (never from the served file)
     export    write the billing-run data-source view to CSV, Parquet or Excel (see ``export --help``)
+    extract   pull new and changed bill runs from Zuora's AQuA into the export folder (see ``extract --help``)
 
 Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem);
 75 another build holds the warehouse folder (with --no-wait); a failed dbt build exits with dbt's code.
@@ -326,9 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--export-dir", help=export_help)
     docs.add_argument("--no-wait", action="store_true", help=no_wait_help)
     docs.set_defaults(func=cmd_docs)
+    from zuora_wh.extract import add_parser as add_extract_parser
     from zuora_wh.write_export import add_parser as add_export_parser
 
     add_export_parser(sub)
+    add_extract_parser(sub)
     args = p.parse_args(argv)
     try:
         return args.func(args)
@@ -336,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("interrupted: nothing was published", file=sys.stderr)
+        print("interrupted: nothing half-done was kept (no build published, no extract recorded)", file=sys.stderr)
         return 130
 
 

@@ -62,6 +62,8 @@ STATUSES: tuple[str, ...] = tuple(RULES["statuses"])
 STATUS_UI_LABELS: dict[str, str] = dict(RULES["status_ui_labels"])
 BILLING_RUN_TYPES: tuple[str, ...] = tuple(RULES["billing_run_types"])
 CSV_INJECTION_CHARACTERS: tuple[str, ...] = tuple(RULES["csv_injection_characters"])
+# The column AQuA adds when asked for deleted records (true on a deleted bill run), and the raw layer's name for it.
+DELETED_COLUMN: str = _VARS["zuora_deleted_column"]
 
 
 def headers(fields: tuple[Field, ...], style: str = "label") -> list[str]:

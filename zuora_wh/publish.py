@@ -122,7 +122,7 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
         con.execute("detach published")
         if parquet_dir is not None:
             _write_parquet(con, parquet_dir)
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, served_db)
     finally:
         con.close()
@@ -140,13 +140,14 @@ def _write_parquet(con, parquet_dir: Path) -> None:
                 f"copy (select * from build.marts.{mart}) to {quote_string(str(tmp))} "
                 "(format parquet, compression zstd)"
             )
-            _fsync(tmp)
+            fsync_path(tmp)
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries (a rename in it), to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -17,8 +17,13 @@ build database, the views the dbt sources read:
 
 - ``raw.billing_run_export``: every Billing Run row of every file, under Zuora's label names, all text;
 - ``raw.entity_export``: every Entity row of the Entity exports and of the combined files;
-- ``raw.export_files``: one row per file read, with its kind, format, header style and ignored columns;
+- ``raw.export_files``: one row per file read, with its kind, format, header style, tenant and ignored columns;
 - ``raw.ignored_files``: the files of the folder that are not exports, with the reason.
+
+A file's tenant is the one named by the extractor's state file (``zuora_wh.tenants``) in its folder or the
+nearest folder above it, up to the export folder; the views carry it (``_tenant``, ``_tenant_timezone``: null when
+no state file names one, and dbt then uses the default tenant). A Billing Run file that AQuA wrote with deleted
+records has a ``Deleted`` column (the raw views' column of that name; empty for other files).
 
 DuckDB reads the files in place (``read_csv`` / ``read_json`` with explicit all-text columns, no type
 sniffing); nothing is copied through Python, except members of ZIP files and Excel workbooks, which are
@@ -41,10 +46,11 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, ENTITY_FIELDS, Field
 from zuora_wh.errors import ExportError
 from zuora_wh.sql import quote_identifier as _q
 from zuora_wh.sql import quote_string as _s
+from zuora_wh.tenants import FolderTenant, folder_tenant
 
 REQUIRED_BILLING_RUN = ("Id", "Status", "UpdatedDate")
 REQUIRED_ENTITY = ("Id",)
@@ -88,6 +94,8 @@ class ExportFile:
     entity_columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     header_style: str = "label"
+    deleted_column: str | None = None  # AQuA's deleted flag, as the header writes it
+    tenant: FolderTenant | None = None  # named by an extractor's state file; None: the default tenant
     order: int = 0  # 1 = oldest; the newest file wins ties between versions of a row
     fingerprint: str = ""  # a hash of the content
     stamp: str = ""  # size and modification time
@@ -114,6 +122,8 @@ def _lookup() -> dict[str, tuple[str, Field]]:
 
 
 LOOKUP = _lookup()
+# AQuA names the deleted flag as its query asked (``Deleted``); a header of API names may prefix the object.
+DELETED_SPELLINGS = {DELETED_COLUMN.casefold(), f"BillingRun.{DELETED_COLUMN}".casefold()}
 
 
 def file_type(name: str) -> tuple[str, str, bool] | None:
@@ -376,6 +386,9 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
                     delimiter=delimiter, compression=compression)  # fmt: skip
     api_names = 0
     for h in header:
+        if h.casefold() in DELETED_SPELLINGS:
+            ef.deleted_column = h
+            continue
         hit = LOOKUP.get(h.casefold())
         if hit is None:
             ef.ignored_columns.append(h)
@@ -389,7 +402,8 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
             f"{name}: not a Zuora Billing Run or Entity export: none of its columns ({shown}) is a field of the "
             "Billing Run data source, by label (Billing Run: Status) or API name (BillingRun.Status)"
         )
-    ef.header_style = "api" if api_names * 2 > len(header) - len(ef.ignored_columns) else "label"
+    named = len(header) - len(ef.ignored_columns) - bool(ef.deleted_column)
+    ef.header_style = "api" if api_names * 2 > named else "label"
     required = (
         [f for f in BILLING_RUN_EXPORT_FIELDS if f.obj_api == "BillingRun" and f.api in REQUIRED_BILLING_RUN]
         if ef.billing_run_columns
@@ -522,6 +536,7 @@ def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None =
     files = [inspect(path, name, known) for path, name, _ in found]
     for i, ef in enumerate(files, start=1):
         ef.order = i
+        ef.tenant = folder_tenant(Path(ef.display_name.split("!", 1)[0]).parent, export_dir)
     return files, ignored
 
 
@@ -552,13 +567,21 @@ def _read(ef: ExportFile, strict: bool = True) -> str:
     )
 
 
+def _text(value: str | None) -> str:
+    return "null::varchar" if value is None else _s(value)
+
+
 def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], where: str = "") -> str:
     cols = [f"{_q(columns[label])} as {_q(label)}" if label in columns else f"null::varchar as {_q(label)}"
             for label in labels]  # fmt: skip
+    if labels is BILLING_RUN_LABELS:
+        cols.append(f"{_q(ef.deleted_column) if ef.deleted_column else 'null::varchar'} as {_q(DELETED_COLUMN)}")
+    tenant = ef.tenant or FolderTenant(None, None)
     return (
         f"select {_s(ef.display_name)} as _source_file, {ef.order} as _source_file_order, "
         f"{'true' if ef.display_name in new_files else 'false'} as _is_new_file, "
-        f"row_number() over () as _source_row_number, {', '.join(cols)} from {_read(ef)}{where}"
+        f"row_number() over () as _source_row_number, {_text(tenant.name)} as _tenant, "
+        f"{_text(tenant.time_zone)} as _tenant_timezone, {', '.join(cols)} from {_read(ef)}{where}"
     )
 
 
@@ -566,9 +589,12 @@ def _view_sql(parts: list[str], labels: list[str]) -> str:
     if parts:
         return "\nunion all\n".join(parts)
     empty = ", ".join(f"null::varchar as {_q(label)}" for label in labels)
+    if labels is BILLING_RUN_LABELS:
+        empty += f", null::varchar as {_q(DELETED_COLUMN)}"
     return (
         "select null::varchar as _source_file, null::integer as _source_file_order, null::boolean as _is_new_file, "
-        f"null::bigint as _source_row_number, {empty} where false"
+        f"null::bigint as _source_row_number, null::varchar as _tenant, null::varchar as _tenant_timezone, {empty} "
+        "where false"
     )
 
 
@@ -596,13 +622,13 @@ def register(
     con.execute(f"create or replace view raw.entity_export as\n{_view_sql(entities, ENTITY_LABELS)}")
     con.execute(
         "create or replace table raw.export_files (file varchar, read_from varchar, kind varchar, "
-        "file_format varchar, header_style varchar, file_order integer, fingerprint varchar, stamp varchar, "
-        "is_new boolean, ignored_columns varchar[])"
+        "file_format varchar, header_style varchar, tenant varchar, file_order integer, fingerprint varchar, "
+        "stamp varchar, is_new boolean, ignored_columns varchar[])"
     )
     con.executemany(
-        "insert into raw.export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.order, ef.fingerprint,
-          ef.stamp, ef.display_name in new_names, ef.ignored_columns) for ef in files],
+        "insert into raw.export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
+          ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns) for ef in files],
     )  # fmt: skip
     con.execute("create or replace table raw.build_input as select ? as built_from", [str(export_dir)])
     con.execute("create or replace table raw.ignored_files (file varchar, reason varchar)")

@@ -2,21 +2,20 @@
   Parses a Zuora datetime (Created Date, End Date, ...) into a UTC timestamp without time zone.
   - With an offset, as Zuora writes them: 2025-03-09T01:30:00-08:00, ...-0800, ...+01, ...Z, optionally
     with fractional seconds. The offset is applied, never dropped.
-  - Without an offset the value is tenant-local time (variable zuora_tenant_timezone, by default Zuora's
-    system zone America/Los_Angeles), converted with that zone's daylight-saving rules:
+  - Without an offset the value is tenant-local time, converted with that zone's daylight-saving rules; the zone
+    is timezone_expr, by default the row's _tenant_timezone (the tenant's zone: the extractor's state file, else
+    the variable zuora_tenant_timezone, by default Zuora's system zone America/Los_Angeles):
       * the bare date 2025-03-09: Zuora writes a datetime that is exactly midnight as the date alone;
       * 2025-03-09T01:30:00 or 2025-03-09 01:30:00;
       * localised UI exports: 03/09/2025 and 03/09/2025 01:30:00 (slash order as in zuora_parse_date),
         09.03.2025, 2025/03/09.
   Anything else becomes null. text_expr is text already cleaned by zuora_clean_text.
 #}
-{% macro zuora_parse_timestamp_utc(text_expr) -%}
-    {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(
-        text_expr, var('zuora_tenant_timezone', 'America/Los_Angeles')
-    )) }}
+{% macro zuora_parse_timestamp_utc(text_expr, timezone_expr='_tenant_timezone') -%}
+    {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(text_expr, timezone_expr)) }}
 {%- endmacro %}
 
-{% macro default__zuora_parse_timestamp_utc(text_expr, tenant_timezone) -%}
+{% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr) -%}
     {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
         times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
     {%- set slash = zuora_slash_date_format('strptime') -%}
@@ -28,7 +27,7 @@
     {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
     coalesce(
         timezone('UTC', {{ zuora_first_strptime(utc_text, with_offset) }}),
-        timezone('UTC', timezone('{{ tenant_timezone }}', {{ zuora_first_strptime(text_expr, local) }}))
+        timezone('UTC', timezone({{ timezone_expr }}, {{ zuora_first_strptime(text_expr, local) }}))
     )
 {%- endmacro %}
 

@@ -31,6 +31,10 @@ final as (
         ---------- the typed fields of the export (var zuora_fields)
         {{ zuora_column_list(zuora_columns('billing_run')) }},
 
+        ---------- the file's tenant, and whether the row is a deletion record (AQuA's deleted flag)
+        tenant,
+        is_deleted,
+
         ---------- lineage
         _source_file,
         _source_file_order,

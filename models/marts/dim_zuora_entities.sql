@@ -15,7 +15,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by entity_id
+            partition by tenant, entity_id
             order by entity_updated_at desc nulls last, _source_file_order desc, _source_row_number desc
         ) as version_rank
     from staged
@@ -27,6 +27,7 @@ final as (
     select
         ---------- the Entity fields (var zuora_fields)
         {{ zuora_column_list(zuora_columns('entity')) }},
+        tenant,
 
         ---------- lineage: the export file and row this version of the entity came from
         _source_file,

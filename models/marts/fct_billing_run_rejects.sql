@@ -21,7 +21,10 @@ final as (
         _reject_reasons as reject_reasons,
 
         ---------- the values as written in the file (text), one column per field (var zuora_fields)
-        {{ zuora_raw_values(zuora_columns('billing_run')) }}
+        {{ zuora_raw_values(zuora_columns('billing_run')) }},
+
+        ---------- the file's tenant
+        tenant
 
     from versions
 

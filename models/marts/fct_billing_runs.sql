@@ -1,25 +1,31 @@
 {{
     config(
         materialized='incremental',
-        unique_key='billing_run_id',
+        unique_key=['tenant', 'billing_run_id'],
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where exists (select 1 from {{ ref('fct_deleted_billing_runs') }} as deleted
+            where deleted.tenant = {{ this }}.tenant and deleted.billing_run_id = {{ this }}.billing_run_id)"
+        ]
     )
 }}
 
 {#- The fields of one bill run as staging types them (var zuora_fields: the Billing Run fields and the ID of its
-    entity; the entity's other fields come from the dim), and the file and row they came from. -#}
-{%- set run_columns = zuora_columns('billing_run') + ['_source_file', '_source_row_number'] -%}
+    entity; the entity's other fields come from the dim), its tenant, and the file and row they came from. A run
+    that Zuora deleted (fct_deleted_billing_runs) is left out; an incremental build removes it (post_hook). -#}
+{%- set run_columns = zuora_columns('billing_run') + ['tenant', '_source_file', '_source_row_number'] -%}
 {%- set entity_columns = zuora_columns('entity') -%}
 
 with
 
 staged as (
 
-    -- accepted rows only: rejected ones are in fct_billing_run_rejects
+    -- accepted rows only: rejected ones are in fct_billing_run_rejects, deletion records in fct_deleted_billing_runs
     select * from {{ ref('int_zuora__billing_run_versions') }}
     where
         not {{ zuora_is_rejected('_reject_reasons') }}
+        and not is_deleted
         -- incremental: only the rows of the files parsed by this build
         and (not {{ is_incremental() }} or _loaded_by_invocation = '{{ invocation_id }}')
 
@@ -32,18 +38,29 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by billing_run_id
+            partition by tenant, billing_run_id
             order by updated_at desc nulls last, _source_file_order desc, _source_row_number desc
         ) as version_rank
     from staged
 
 ),
 
+deleted as (
+
+    select * from {{ ref('fct_deleted_billing_runs') }}
+
+),
+
 latest as (
 
-    select {{ zuora_column_list(run_columns) }}
+    select {{ zuora_column_list(run_columns, 'ranked') }}
     from ranked
-    where version_rank = 1
+    where
+        ranked.version_rank = 1
+        and not exists (
+            select 1 from deleted
+            where deleted.tenant = ranked.tenant and deleted.billing_run_id = ranked.billing_run_id
+        )
 
 ),
 
@@ -69,9 +86,11 @@ changed_entities as (
 
     -- entities whose fields changed since their bill runs were last written, that appeared (the runs had an
     -- unknown entity) or that are gone from the entity exports
-    select distinct existing.entity_id
+    select distinct
+        existing.tenant,
+        existing.entity_id
     from existing
-    left join entities on existing.entity_id = entities.entity_id
+    left join entities on existing.tenant = entities.tenant and existing.entity_id = entities.entity_id
     where existing.entity_updated_at is distinct from entities.entity_updated_at
 
 ),
@@ -81,7 +100,7 @@ billing_runs as (
     -- new versions win over what the mart holds only when they are not older
     select latest.*
     from latest
-    left join existing on latest.billing_run_id = existing.billing_run_id
+    left join existing on latest.tenant = existing.tenant and latest.billing_run_id = existing.billing_run_id
     where existing.billing_run_id is null or latest.updated_at >= existing.updated_at
 
     union all
@@ -89,8 +108,9 @@ billing_runs as (
     -- runs that did not change, but whose entity did: written again with the entity's new fields
     select {{ zuora_column_list(run_columns, 'existing') }}
     from existing
-    inner join changed_entities on existing.entity_id = changed_entities.entity_id
-    left join latest on existing.billing_run_id = latest.billing_run_id
+    inner join changed_entities
+        on existing.tenant = changed_entities.tenant and existing.entity_id = changed_entities.entity_id
+    left join latest on existing.tenant = latest.tenant and existing.billing_run_id = latest.billing_run_id
     where latest.billing_run_id is null
 
 ),
@@ -107,6 +127,9 @@ joined as (
         {%- for column in entity_columns if column != 'entity_id' %}
             entities.{{ column }},
         {%- endfor %}
+
+        ---------- the tenant: part of the key
+        billing_runs.tenant,
 
         ---------- derived statistics
         billing_runs.total_time_ms / 1000.0 as processing_seconds,
@@ -128,7 +151,7 @@ joined as (
 
     from billing_runs
     left join entities
-        on billing_runs.entity_id = entities.entity_id
+        on billing_runs.tenant = entities.tenant and billing_runs.entity_id = entities.entity_id
 
 )
 

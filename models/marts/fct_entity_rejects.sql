@@ -21,7 +21,10 @@ final as (
         _reject_reasons as reject_reasons,
 
         ---------- the values as written in the file (text), one column per field (var zuora_fields)
-        {{ zuora_raw_values(zuora_columns('entity')) }}
+        {{ zuora_raw_values(zuora_columns('entity')) }},
+
+        ---------- the file's tenant
+        tenant
 
     from staged
 

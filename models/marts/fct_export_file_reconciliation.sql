@@ -1,7 +1,7 @@
 {#-
   Nothing lost: for each export file and each kind of record it carries, every row read is either loaded (it is
-  the version in the mart), rejected (in the quarantine) or superseded (another version of the same bill run
-  or entity won). rows_unaccounted must be 0: a test fails the build otherwise.
+  the version in the mart), rejected (in the quarantine), superseded (another version of the same bill run
+  or entity won) or deleted (a row of a bill run Zuora deleted: fct_deleted_billing_runs). rows_unaccounted must be 0: a test fails the build otherwise.
 -#}
 
 with
@@ -30,6 +30,12 @@ billing_runs as (
 
 ),
 
+deleted_runs as (
+
+    select * from {{ ref('fct_deleted_billing_runs') }}
+
+),
+
 entities as (
 
     select * from {{ ref('dim_zuora_entities') }}
@@ -38,7 +44,7 @@ entities as (
 
 run_counts as (
 
-    {{ zuora_reconciliation_counts('run_versions', 'billing_runs', 'billing_run_id') }}
+    {{ zuora_reconciliation_counts('run_versions', 'billing_runs', 'billing_run_id', 'deleted_runs') }}
 
 ),
 
@@ -55,6 +61,7 @@ expected as (
         source_file,
         file_kind,
         file_format,
+        tenant,
         'billing_run' as record_type
     from files
     where file_kind in ('billing_run', 'combined')
@@ -63,6 +70,7 @@ expected as (
         source_file,
         file_kind,
         file_format,
+        tenant,
         'entity' as record_type
     from files
     where file_kind in ('entity', 'combined')
@@ -76,10 +84,12 @@ counted as (
         expected.record_type,
         expected.file_kind,
         expected.file_format,
+        expected.tenant,
         coalesce(run_counts.rows_read, entity_counts.rows_read, 0) as rows_read,
         coalesce(run_counts.rows_loaded, entity_counts.rows_loaded, 0) as rows_loaded,
         coalesce(run_counts.rows_rejected, entity_counts.rows_rejected, 0) as rows_rejected,
-        coalesce(run_counts.rows_superseded, entity_counts.rows_superseded, 0) as rows_superseded
+        coalesce(run_counts.rows_superseded, entity_counts.rows_superseded, 0) as rows_superseded,
+        coalesce(run_counts.rows_deleted, entity_counts.rows_deleted, 0) as rows_deleted
     from expected
     left join run_counts
         on
@@ -99,11 +109,13 @@ final as (
         record_type,
         file_kind,
         file_format,
+        tenant,
         rows_read,
         rows_loaded,
         rows_rejected,
         rows_superseded,
-        rows_read - rows_loaded - rows_rejected - rows_superseded as rows_unaccounted
+        rows_deleted,
+        rows_read - rows_loaded - rows_rejected - rows_superseded - rows_deleted as rows_unaccounted
     from counted
 
 )

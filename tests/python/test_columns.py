@@ -10,7 +10,9 @@ from helpers import ROOT, query
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, BILLING_RUN_FIELDS, ENTITY_FIELDS, MART_COLUMNS
 
+# After the data source's fields: the tenant (part of the key), then the derived statistics and the lineage.
 DERIVED = [
+    "tenant",
     "processing_seconds",
     "queue_wait_seconds",
     "posting_lag_seconds",
@@ -39,7 +41,7 @@ def test_python_reads_the_fields_in_zuoras_order():
 
 def test_built_mart_has_the_catalogs_columns_in_order():
     """The demo build of `make dbt-test` (target/test.duckdb, built before pytest by `make test`): the mart's columns
-    are the catalog's, in its order, then the derived statistics."""
+    are the catalog's, in its order, then the tenant and the derived statistics."""
     db = ROOT / "target" / "test.duckdb"
     assert db.exists(), "run `make dbt-test` first (make test does): this test reads the demo build it makes"
     columns = [c for (c,) in query(db, "select column_name from duckdb_columns() where schema_name = 'marts' and "

@@ -64,7 +64,7 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
         "fail",
         1,
     ),
-    "number_duplicated": ("unique_fct_billing_runs_billing_run_number", "warn", 1),
+    "number_duplicated": ("unique_per_tenant_fct_billing_runs_billing_run_number", "warn", 1),
     "negative_accounts": ("value_between_fct_billing_runs_number_of_accounts__0", "fail", 1),
     "posted_without_accounts": (
         "not_null_when_fct_billing_runs_number_of_accounts___zuora_status_in_processed_statuses_",
@@ -85,7 +85,7 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
         1,
     ),
     "error_without_message": ("not_null_when_fct_billing_runs_error_message__status_Error_", "warn", 1),
-    "unknown_entity": ("relationships_fct_billing_runs_entity_id__entity_id", "warn", 1),
+    "unknown_entity": ("relationships_per_tenant_fct_billing_runs_entity_id__entity_id", "warn", 1),
     "target_date_unparseable": ("not_null_fct_billing_runs_target_date", "fail", 1),
     "error_message_too_long": (
         "value_between_fct_billing_runs_length_error_message____var_zuora_rules_max_text_length_",
@@ -105,6 +105,7 @@ EXPECTED: dict[str, tuple[str, str, int]] = {
 # Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
 RECONCILIATION_ANCHOR = (
     "            compare_where: \"_reject_reasons = '' or not {{ var('zuora_quarantine', true) }}\"\n"
+    "            compare_except_where: is_deleted\n"
 )
 RECONCILIATION_FIXTURE = """      - row_count_matches:
           arguments:

@@ -1,7 +1,7 @@
 {#-
   One row per row of the raw Billing Run export: every field renamed and cleaned once (<column>_text), typed
-  (<column>), and checked. The fields come from the one list of them (var zuora_fields, macros/zuora_catalog.sql),
-  the checks' literals from var zuora_rules.
+  (<column>), and checked; then the file's tenant, and AQuA's deleted flag. The fields come from the one list of
+  them (var zuora_fields, macros/zuora_catalog.sql), the checks' literals from var zuora_rules.
 -#}
 {%- set fields = zuora_export_fields('billing_run') -%}
 
@@ -21,6 +21,9 @@ cleaned as (
         {%- for field in fields %}
             {{ zuora_clean_text(adapter.quote(field.header)) }} as {{ field.column }}_text,
         {%- endfor %}
+        {{ zuora_tenant() }} as tenant,
+        {{ zuora_clean_text(adapter.quote(var('zuora_deleted_column'))) }} as is_deleted_text,
+        {{ zuora_tenant_timezone() }} as _tenant_timezone,
         _source_file,
         _source_file_order,
         _source_row_number,
@@ -34,22 +37,20 @@ typed as (
 
     select
         *,
-        {{ zuora_typed_columns(fields) }}
+        {{ zuora_typed_columns(fields) }},
+        {{ zuora_parse_deleted('is_deleted_text') }} as is_deleted
     from cleaned
 
 ),
 
-checked as (
+field_checked as (
 
-    -- Row-level checks: each failed check adds its reason code (dim_reject_reasons says what each means).
+    -- the checks of a bill run's fields, each failed one adding its reason code (applied in checked)
     select
         *,
+        {{ zuora_row_hash(fields, '_raw') }} as raw_hash,
         concat_ws(
             ',',
-            case
-                when billing_run_id is null then 'missing_id'
-                when {{ zuora_breaks_pattern('billing_run_id', 'id_pattern') }} then 'malformed_id'
-            end,
             case
                 when
                     billing_run_number is null
@@ -102,9 +103,27 @@ checked as (
                 when {{ zuora_status_in('no_invoice_run_types', 'billing_run_type') }} and number_of_invoices > 0
                     then 'inconsistent_with_status'
             end
-        ) as row_reasons,
-        {{ zuora_row_hash(fields, '_raw') }} as raw_hash
+        ) as field_reasons
     from typed
+
+),
+
+checked as (
+
+    -- Row-level checks: each failed check adds its reason code (dim_reject_reasons says what each means). A
+    -- deletion record (AQuA's deleted flag) only says that the run is gone: its ID is all that must be right.
+    select
+        *,
+        concat_ws(
+            ',',
+            case
+                when billing_run_id is null then 'missing_id'
+                when {{ zuora_breaks_pattern('billing_run_id', 'id_pattern') }} then 'malformed_id'
+            end,
+            case when is_deleted is null then 'unparseable_deleted_flag' end,
+            case when not coalesce(is_deleted, false) then nullif(field_reasons, '') end
+        ) as row_reasons
+    from field_checked
 
 ),
 
@@ -121,6 +140,8 @@ final as (
 
     select
         {{ zuora_column_list(zuora_columns('billing_run')) }},
+        tenant,
+        is_deleted,
         _source_file,
         _source_file_order,
         _source_row_number,

@@ -19,6 +19,8 @@ cleaned as (
         {%- for field in fields %}
             {{ zuora_clean_text(adapter.quote(field.header)) }} as {{ field.column }}_text,
         {%- endfor %}
+        {{ zuora_tenant() }} as tenant,
+        {{ zuora_tenant_timezone() }} as _tenant_timezone,
         _source_file,
         _source_file_order,
         _source_row_number,
@@ -80,6 +82,7 @@ final as (
 
     select
         {{ zuora_column_list(zuora_columns('entity')) }},
+        tenant,
         _source_file,
         _source_file_order,
         _source_row_number,

@@ -14,6 +14,7 @@ files as (
             kind as file_kind,
             file_format,
             header_style,
+            {{ zuora_tenant('tenant') }} as tenant,
             file_order as source_file_order
         from {{ source('zuora', 'export_files') }}
     {%- else -%}
@@ -23,6 +24,7 @@ files as (
             'billing_run' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
+            {{ zuora_tenant() }} as tenant,
             _source_file_order as source_file_order
         from {{ zuora_export('billing_run') }}
         union all
@@ -31,6 +33,7 @@ files as (
             'entity' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
+            {{ zuora_tenant() }} as tenant,
             _source_file_order as source_file_order
         from {{ zuora_export('entity') }}
     {%- endif %}
