@@ -8,7 +8,8 @@
     export    write the billing-run data-source view to CSV, Parquet or Excel (see ``export --help``)
     extract   pull new and changed bill runs from Zuora's AQuA into the export folder (see ``extract --help``)
 
-Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem);
+Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem), or
+with Zuora (a refused client, a failed job, a file cut short: one line naming the tenant); 130 interrupted;
 75 another build holds the warehouse folder (with --no-wait); a failed dbt build exits with dbt's code.
 No command prints a Python traceback, and none touches the served warehouse unless it publishes a good build.
 """

@@ -4,7 +4,8 @@ and stops. Its data is the demo exports the generator wrote (seeds/), served as 
 (``useQueryLabels``), UTC datetimes (``dateTimeUtc``), and the ``Deleted`` column the query asks for.
 
 Faults are queued per endpoint (``faults["poll"].append(500)``), each answered once, in order: a status code, a
-``(status, headers)`` pair, ``"cut"`` (a file that stops halfway), or ``"error"`` (a job that ends in error).
+``(status, headers)`` pair, ``"cut"`` (a file that stops halfway), ``"error"`` (a job that ends in error), or
+``"ratelimited"`` (a good answer that says the rate-limit window is used up: ``RateLimit-Remaining: 0``).
 Every loop is bounded: jobs complete after ``polls_to_complete`` polls, and the server stops with the test.
 """
 
@@ -248,10 +249,12 @@ def _handler(fake: FakeZuora):
                 return self._reply(404, {}, {"message": "not found"})
             if not fake.authorised(self.headers):
                 return self._reply(401, {}, {"message": "Authentication error"})
-            if endpoint == "submit":
-                return self._reply(*fake.submit(json.loads(body)))
-            if endpoint == "poll":
-                return self._reply(*fake.poll(path.rsplit("/", 1)[1], fault))
+            if endpoint in ("submit", "poll"):
+                status, headers, answer = (fake.submit(json.loads(body)) if endpoint == "submit"
+                                           else fake.poll(path.rsplit("/", 1)[1], fault))  # fmt: skip
+                if fault == "ratelimited":
+                    headers = {**headers, "RateLimit-Remaining": "0", "RateLimit-Reset": "1"}
+                return self._reply(status, headers, answer)
             data = fake.files.get(path.rsplit("/", 1)[1])
             if data is None:
                 return self._reply(404, {}, {"message": "no such file"})

@@ -19,11 +19,18 @@ from pathlib import Path
 import pytest
 from helpers import query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, headers
 from zuora_wh.generate import write_exports
 
-LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS}
+# is_deleted: AQuA's Deleted column, in the files of the cases that set it (extracts that ask for deleted records)
+LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS} | {"is_deleted": DELETED_COLUMN}
 HEADER = headers(BILLING_RUN_EXPORT_FIELDS)
+
+
+def header_for(changes: list[dict[str, str]]) -> list[str]:
+    return HEADER + [DELETED_COLUMN] * any("is_deleted" in c for c in changes)
+
+
 _ids = itertools.count(1)
 
 
@@ -94,6 +101,9 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
         [{"billing_run_id": "xyz", "status": "Archived", "number_of_accounts": "-1"}],
         ["malformed_id,unknown_status,negative_count"],
     ),
+    "deleted_flag_unparseable": ([{"is_deleted": "maybe"}], ["unparseable_deleted_flag"]),
+    # a deletion record only has to have a valid ID: AQuA may give nothing else
+    "deletion_record_bad_id": ([{"is_deleted": "true", "billing_run_id": "xyz", "status": ""}], ["malformed_id"]),
     "duplicate_id_other_values": (
         [
             {"billing_run_id": "ab" * 16, "billing_run_name": "first"},
@@ -116,6 +126,7 @@ CLEANED: dict[str, tuple[dict[str, str], dict[str, object]]] = {
     "offset_z": ({"created_at": "2025-01-10T09:00:00Z"}, {"created_at": datetime(2025, 1, 10, 9)}),
     "bare_date_midnight": ({"created_at": "2025-01-10"}, {"created_at": datetime(2025, 1, 10, 8)}),
     "us_dates": ({"target_date": "01/31/2025"}, {"target_date": datetime(2025, 1, 31).date()}),
+    "deleted_flag_false": ({"is_deleted": "FALSE"}, {"status": "Posted"}),
     "unknown_entity_is_kept": ({"entity_id": "f" * 32}, {"entity_id": "f" * 32, "has_unknown_entity": True,
                                                          "entity_name": None}),
 }  # fmt: skip
@@ -161,10 +172,10 @@ def bad_rows_build(tmp_path_factory):
         case_rows = [run_row(template, **c) for c in changes]
         if name == "duplicate_id_other_values":  # one ID, one number: only the values differ
             case_rows[1][LABEL["billing_run_number"]] = case_rows[0][LABEL["billing_run_number"]]
-        write_csv(exports / f"reject_{name}.csv", HEADER, case_rows)
+        write_csv(exports / f"reject_{name}.csv", header_for(changes), case_rows)
         expected_rows[name] = len(case_rows)
     for name, (changes, _) in CLEANED.items():
-        write_csv(exports / f"clean_{name}.csv", HEADER, [run_row(template, **changes)])
+        write_csv(exports / f"clean_{name}.csv", header_for([changes]), [run_row(template, **changes)])
     same = run_row(template)
     write_csv(exports / "clean_exact_duplicate.csv", HEADER, [same, dict(same)])
     first, second = run_row(template), run_row(template)

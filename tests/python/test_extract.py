@@ -122,6 +122,15 @@ def test_a_429_storm_is_waited_out(tmp_path, zuora):
     assert len(extract_files(tmp_path)) == 1
 
 
+def test_a_used_up_rate_limit_window_is_waited_for(tmp_path, zuora):
+    """An answer with RateLimit-Remaining: 0 makes the next call wait for RateLimit-Reset (seconds)."""
+    zuora.faults["submit"].append("ratelimited")
+    started = time.monotonic()
+    assert run_extract(tmp_path) == 0
+    assert time.monotonic() - started >= 1
+    assert calls_to(zuora, "/v1/batch-query/") == 1
+
+
 def test_an_endless_429_storm_is_one_clear_error(tmp_path, zuora, capsys):
     zuora.faults["submit"] += [429] * (extract.RETRIES + 1)
     assert run_extract(tmp_path) == 2
@@ -197,6 +206,34 @@ def test_a_kill_between_download_and_state_save_loses_nothing(tmp_path, zuora, m
     state = state_of(tmp_path)
     assert state["files"] == [written.name]
     assert state["high_water_mark"] == max(r["BillingRun.UpdatedDate"] for r in rows_of(written)).replace("+0000", "Z")
+
+
+def test_a_kill_while_polling_loses_nothing(tmp_path, zuora, monkeypatch):
+    """Killed while the job runs: nothing is written, and the next run asks again from the same mark."""
+    assert run_extract(tmp_path) == 0
+    zuora.update(next(iter(zuora.records)), Status="Posted")
+    state = state_of(tmp_path)
+
+    def killed(self, job_id):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(extract.TenantExtract, "wait", killed)
+    assert run_extract(tmp_path) == 130
+    assert state_of(tmp_path) == state and len(extract_files(tmp_path)) == 1
+    monkeypatch.undo()
+    monkeypatch.setenv("ZUORA_BASE_URL", zuora.url)
+    monkeypatch.setenv("ZUORA_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ZUORA_CLIENT_SECRET", SECRET)
+    assert run_extract(tmp_path) == 0
+    assert len(extract_files(tmp_path)) == 2
+    assert f">= '{state['high_water_mark']}'" in zuora.queries[-1]["queries"][0]["query"]
+
+
+def test_the_progress_line_shows_the_job_and_the_download(tmp_path, zuora, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert run_extract(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "\rthe tenant: AQuA job " in out and "completed (poll 2" in out and " bytes" in out
 
 
 def test_a_download_killed_halfway_leaves_no_file(tmp_path, zuora, monkeypatch):
