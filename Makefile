@@ -46,9 +46,9 @@ pytest: setup
 # a fresh empty database (a full build, as on a clean clone) and the test database (an incremental run).
 lint: setup
 	mkdir -p target && rm -f target/lint.duckdb
-	ZUORA_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint models
+	ZUORA_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint --processes 2 models
 	test -f target/test.duckdb || $(MAKE) dbt-test
-	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/sqlfluff lint models
+	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/sqlfluff lint --processes 2 models
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

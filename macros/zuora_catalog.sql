@@ -48,3 +48,9 @@
         _raw['{{ column }}'] as {{ column }}{{ ',\n        ' if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{# The column of fct_billing_run_daily that counts the runs in one status: PostInProgress -> post_in_progress_runs
+   (zuora_wh.columns.status_column writes the same names into the YAML). #}
+{% macro zuora_status_column(status) -%}
+    {{ return(modules.re.sub('([a-z])([A-Z])', '\\1_\\2', status) | lower ~ '_runs') }}
+{%- endmacro %}

@@ -9,8 +9,8 @@ and the seeds' types). Those lists are generated here, between marker lines, and
     # <<< make catalog: NAME
 
 ``python -m zuora_wh.catalog`` rewrites every block; ``--check`` only says which are out of date (exit 1), which
-``tests/python/test_columns.py`` runs. The marts' YAML is not generated: each column there carries the tests of
-its field's rules, written by hand.
+``tests/python/test_columns.py`` runs. The marts' YAML is not generated (each column there carries the tests of
+its field's rules, written by hand), except the daily model's count per status, one column per status.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, MART_COLUMNS, Field
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, MART_COLUMNS, STATUSES, Field, status_column
 from zuora_wh.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +63,16 @@ def _readme_table(_: tuple[Field, ...], indent: str) -> list[str]:
     return rows
 
 
+def _status_columns(_: tuple[Field, ...], indent: str) -> list[str]:
+    """The daily model's count of runs per status, one column per status of the rule ``statuses``."""
+    out = []
+    for status in STATUSES:
+        out += [f"{indent}- name: {status_column(status)}",
+                f"{indent}  description: The number of bill runs created that day whose status is now {status}.",
+                f"{indent}  data_type: bigint", f"{indent}  constraints:", f"{indent}    - type: not_null"]  # fmt: skip
+    return out
+
+
 # block name -> (file, the fields, how each is written)
 BLOCKS: dict[str, tuple[str, tuple[Field, ...], Callable[[tuple[Field, ...], str], list[str]]]] = {
     "stg_zuora__billing_runs": ("models/staging/zuora/_zuora__models.yml", BILLING_RUN_EXPORT_FIELDS, _doc_columns),
@@ -74,6 +84,7 @@ BLOCKS: dict[str, tuple[str, tuple[Field, ...], Callable[[tuple[Field, ...], str
     "zuora_billing_run_export types": ("dbt_project.yml", BILLING_RUN_EXPORT_FIELDS, _seed_types),
     "zuora_entity_export types": ("dbt_project.yml", ENTITY_FIELDS, _seed_types),
     "column mapping": ("README.md", (), _readme_table),
+    "fct_billing_run_daily statuses": ("models/marts/_marts__models.yml", (), _status_columns),
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ come from the same file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,12 @@ BILLING_RUN_TYPES: tuple[str, ...] = tuple(RULES["billing_run_types"])
 CSV_INJECTION_CHARACTERS: tuple[str, ...] = tuple(RULES["csv_injection_characters"])
 # The column AQuA adds when asked for deleted records (true on a deleted bill run), and the raw layer's name for it.
 DELETED_COLUMN: str = _VARS["zuora_deleted_column"]
+
+
+def status_column(status: str) -> str:
+    """The column of fct_billing_run_daily that counts the runs of a status (as the dbt macro zuora_status_column
+    names it): PostInProgress -> post_in_progress_runs."""
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", status).lower() + "_runs"
 
 
 def headers(fields: tuple[Field, ...], style: str = "label") -> list[str]:

@@ -22,3 +22,31 @@
     (epoch({{ end_expr }}) - epoch({{ start_expr }}))
 {%- endmacro %}
 
+
+{# The calendar day of a UTC timestamp in a time zone (an IANA name, a literal or a column). #}
+{% macro zuora_local_date(timestamp_expr, timezone_expr) -%}
+    {{ return(adapter.dispatch('zuora_local_date', 'zuora_billing_runs')(timestamp_expr, timezone_expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_local_date(timestamp_expr, timezone_expr) -%}
+    cast(timezone({{ timezone_expr }}, timezone('UTC', {{ timestamp_expr }})) as date)
+{%- endmacro %}
+
+{# One row per day from start_expr to end_expr (dates, both included): a set-returning select-list expression. #}
+{% macro zuora_each_day(start_expr, end_expr) -%}
+    {{ return(adapter.dispatch('zuora_each_day', 'zuora_billing_runs')(start_expr, end_expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_each_day(start_expr, end_expr) -%}
+    cast(unnest(generate_series(cast({{ start_expr }} as timestamp), cast({{ end_expr }} as timestamp), interval 1 day))
+        as date)
+{%- endmacro %}
+
+{# The continuous percentile (a fraction, 0 to 1) of an aggregate's values, interpolated; nulls are skipped. #}
+{% macro zuora_percentile(expr, fraction) -%}
+    {{ return(adapter.dispatch('zuora_percentile', 'zuora_billing_runs')(expr, fraction)) }}
+{%- endmacro %}
+
+{% macro default__zuora_percentile(expr, fraction) -%}
+    quantile_cont({{ expr }}, {{ fraction }})
+{%- endmacro %}

@@ -34,6 +34,7 @@ final as (
         ---------- the file's tenant, and whether the row is a deletion record (AQuA's deleted flag)
         tenant,
         is_deleted,
+        created_date,
 
         ---------- lineage
         _source_file,

@@ -14,7 +14,8 @@
 {#- The fields of one bill run as staging types them (var zuora_fields: the Billing Run fields and the ID of its
     entity; the entity's other fields come from the dim), its tenant, and the file and row they came from. A run
     that Zuora deleted (fct_deleted_billing_runs) is left out; an incremental build removes it (post_hook). -#}
-{%- set run_columns = zuora_columns('billing_run') + ['tenant', '_source_file', '_source_row_number'] -%}
+{%- set run_columns = zuora_columns('billing_run')
+    + ['tenant', 'created_date', '_source_file', '_source_row_number'] -%}
 {%- set entity_columns = zuora_columns('entity') -%}
 
 with
@@ -132,6 +133,7 @@ joined as (
         billing_runs.tenant,
 
         ---------- derived statistics
+        billing_runs.created_date,
         billing_runs.total_time_ms / 1000.0 as processing_seconds,
         {{ zuora_seconds_between('billing_runs.created_at', 'billing_runs.started_at') }}
             as queue_wait_seconds,

@@ -128,12 +128,12 @@ class FakeZuora:
         self.deleted[run_id] = {"BillingRun.Id": run_id, "BillingRun.UpdatedDate": self._tick(),
                                 "BillingRun.BillingRunNumber": record["BillingRun.BillingRunNumber"]}  # fmt: skip
 
-    def write_export(self, folder: Path, tenant: str | None = None) -> None:
-        """Today's live data as one export file (no deleted records): what a full export would hold."""
+    def write_export(self, folder: Path, tenant: str, time_zone: str) -> None:
+        """Today's live data as one export file (no deleted records), what a full export would hold, in a folder
+        whose state file names its tenant."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "full-export.csv").write_bytes(csv_bytes(list(self.records.values()), deleted=False))
-        if tenant:
-            (folder / ".zuora-extract.json").write_text(json.dumps({"tenant": tenant}))
+        (folder / ".zuora-extract.json").write_text(json.dumps({"tenant": tenant, "time_zone": time_zone}))
 
     # -- the server ----------------------------------------------------------------------------------------------
     @property

@@ -13,6 +13,7 @@ from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, BILLING_RUN_FIELDS, ENTI
 # After the data source's fields: the tenant (part of the key), then the derived statistics and the lineage.
 DERIVED = [
     "tenant",
+    "created_date",
     "processing_seconds",
     "queue_wait_seconds",
     "posting_lag_seconds",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_zuora import HEADER, FakeZuora, demo_records
+from fake_zuora import HEADER, FakeZuora, demo_records, utc_text
 from helpers import query, zuora_wh
 
 from zuora_wh import cli, extract
@@ -278,9 +278,11 @@ def test_a_bad_tenants_file_is_one_clear_error(tmp_path, monkeypatch, capsys, to
 
 
 def test_two_tenants_end_to_end(tmp_path, monkeypatch, capsys):
-    """Extract two tenants, build, change and delete runs in Zuora, extract and build again: the marts equal a
-    full build of the tenants' current data, row for row. The two tenants hold the same bill-run IDs (the demo
-    data twice): the tenant is part of every key. No secret is in any file written, nor in the output."""
+    """Extract two tenants and build, three times, with runs changed and deleted in Zuora in between: the marts
+    then equal a full build of the tenants' current data, row for row. The two tenants hold the same bill-run IDs
+    (the demo data twice): the tenant is part of every key. The three builds are the status history's three
+    successive states of the export folder: fct_billing_run_status_changes has each transition, with the time
+    spent in the status left. No secret is in any file written, nor in the output."""
     records = demo_records(limit=120)
     with FakeZuora("us-id", SECRET, records) as us, FakeZuora("eu-id", SECRET + "-eu", records) as eu:
         for name in ("ZUORA_TENANTS_FILE", "ZUORA_EXPORT_DIR"):
@@ -306,21 +308,42 @@ def test_two_tenants_end_to_end(tmp_path, monkeypatch, capsys):
 
         ids = list(records)
         canceled = [i for i in ids if records[i]["BillingRun.Status"] in ("Canceled", "Error")][:2]
-        reverted = next(i for i in ids if records[i]["BillingRun.Status"] == "Posted")
+
+        def first_in(status: str, skip: tuple[str, ...] = ()) -> str:
+            return next(i for i in ids if records[i]["BillingRun.Status"] == status and i not in skip)
+
+        pending, completed, reverted = first_in("Pending"), first_in("Completed"), first_in("Posted")
+        canceling = first_in("Pending", skip=(pending,))
+        us.update(pending, Status="Processing", StartDate=utc_text(us.clock))
+        us.update(completed, Status="PostInProgress")
         us.update(reverted, Status="Completed", PostedDate="")  # a revert from Posted
+        us.update(canceling, Status="CancelInProgress")
         us.delete(canceled[0])
         eu.delete(canceled[1])
         assert run_extract(exports, "--tenants", str(tenants)) == 0
         second = zuora_wh("build", "--export-dir", str(exports), warehouse=warehouse)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert query(db, "select tenant, billing_run_id from marts.fct_deleted_billing_runs order by 1") == [
-            ("eu", canceled[1]), ("us", canceled[0])]  # fmt: skip
-        assert query(db, "select sum(rows_unaccounted), sum(rows_deleted) from marts.fct_export_file_reconciliation"
-                     ) == [(0, 4)]  # fmt: skip
+        us.update(pending, Status="Completed", EndDate=utc_text(us.clock), TotalTime="300000", NumberOfAccounts="3",
+                  NumberOfInvoices="3")  # fmt: skip
+        us.update(completed, Status="Posted", PostedDate=utc_text(us.clock))
+        us.update(canceling, Status="Canceled")
+        assert run_extract(exports, "--tenants", str(tenants)) == 0
+        third = zuora_wh("build", "--export-dir", str(exports), warehouse=warehouse)
+        assert third.returncode == 0, third.stdout + third.stderr
+        changes = query(db, "select billing_run_id, from_status, to_status, changed_at, seconds_in_from_status from "
+                            "marts.fct_billing_run_status_changes where tenant = 'us' order by changed_at")  # fmt: skip
+        assert [(i, a, b) for i, a, b, _, _ in changes] == [
+            (pending, "Pending", "Processing"), (completed, "Completed", "PostInProgress"),
+            (reverted, "Posted", "Completed"), (canceling, "Pending", "CancelInProgress"),
+            (pending, "Processing", "Completed"), (completed, "PostInProgress", "Posted"),
+            (canceling, "CancelInProgress", "Canceled"),
+        ]  # fmt: skip
+        # the time in a status is from the change that entered it to the change that left it
+        assert changes[4][4] == (changes[4][3] - changes[0][3]).total_seconds() > 0
 
         reference = tmp_path / "reference"
-        us.write_export(reference / "us", tenant="us")
-        eu.write_export(reference / "eu", tenant="eu")
+        us.write_export(reference / "us", tenant="us", time_zone="America/Los_Angeles")
+        eu.write_export(reference / "eu", tenant="eu", time_zone="Europe/Berlin")
         full = zuora_wh("build", "--export-dir", str(reference), warehouse=tmp_path / "reference-warehouse")
         assert full.returncode == 0, full.stdout + full.stderr
     for model, key in (("fct_billing_runs", "billing_run_id"), ("dim_zuora_entities", "entity_id")):
@@ -329,9 +352,18 @@ def test_two_tenants_end_to_end(tmp_path, monkeypatch, capsys):
         assert incremental == query(tmp_path / "reference-warehouse" / "zuora.duckdb", sql), model
     assert ("us", "Completed") in query(db, f"select tenant, status from marts.fct_billing_runs where "
                                             f"billing_run_id = '{reverted}'")  # fmt: skip
+    # the day of a run is its tenant's: the same run, created at 04:49 UTC, is on another day in Los Angeles
+    days = query(
+        db,
+        "select count(*) from marts.fct_billing_runs as us join marts.fct_billing_runs as eu using "
+        "(billing_run_id) where us.tenant = 'us' and eu.tenant = 'eu' "
+        "and us.created_date != eu.created_date",
+    )
+    assert days[0][0] > 0
     out = capsys.readouterr()
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     for secret in (SECRET, SECRET + "-eu"):
-        assert secret not in out.out + out.err + first.stdout + first.stderr + second.stdout + second.stderr
+        shown = [out.out, out.err] + [r.stdout + r.stderr for r in (first, second, third)]
+        assert not any(secret in text for text in shown)
         leaks = [p for p in written if secret.encode() in p.read_bytes()]
         assert not leaks, leaks

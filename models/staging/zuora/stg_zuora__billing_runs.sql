@@ -142,6 +142,7 @@ final as (
         {{ zuora_column_list(zuora_columns('billing_run')) }},
         tenant,
         is_deleted,
+        {{ zuora_local_date('created_at', '_tenant_timezone') }} as created_date,
         _source_file,
         _source_file_order,
         _source_row_number,

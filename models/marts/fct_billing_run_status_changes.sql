@@ -1,0 +1,57 @@
+{#-
+  One row per change of a bill run's status, as successive builds saw them (the snapshot
+  snap_zuora__billing_run_status): from which status to which, when (the Updated Date of the version that shows the
+  new status), and how long the run had been in the previous status (from the first version that showed it).
+  Versions that change only the counts or the Updated Date are no change of status.
+-#}
+
+with
+
+versions as (
+
+    select
+        *,
+        lag(status) over (partition by tenant, billing_run_id order by dbt_valid_from) as status_before
+    from {{ ref('snap_zuora__billing_run_status') }}
+
+),
+
+entered as (
+
+    -- the versions where the run entered a status: its first version, and every change of status
+    select * from versions
+    where status_before is null or status != status_before
+
+),
+
+changes as (
+
+    select
+        tenant,
+        billing_run_id,
+        billing_run_number,
+        status as to_status,
+        updated_at as changed_at,
+        lag(status) over (partition by tenant, billing_run_id order by dbt_valid_from) as from_status,
+        lag(updated_at) over (partition by tenant, billing_run_id order by dbt_valid_from) as from_status_since
+    from entered
+
+),
+
+final as (
+
+    select
+        tenant,
+        billing_run_id,
+        billing_run_number,
+        from_status,
+        to_status,
+        from_status_since,
+        changed_at,
+        {{ zuora_seconds_between('from_status_since', 'changed_at') }} as seconds_in_from_status
+    from changes
+    where from_status is not null
+
+)
+
+select * from final
