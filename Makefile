@@ -22,6 +22,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 # REPLACE=1 publishes over a warehouse built from another input (the demo over real exports, or the reverse).
 build: setup
 	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
+	$(BIN)/python -m zuora_wh metrics
 	@echo
 	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
@@ -31,6 +32,7 @@ build: setup
 refresh: setup
 	$(BIN)/python -m zuora_wh extract
 	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
+	$(BIN)/python -m zuora_wh metrics
 
 test: setup dbt-test pytest lint score
 
@@ -75,9 +77,10 @@ catalog: setup
 demo-data: setup
 	$(BIN)/python -m zuora_wh.generate --out-dir seeds
 
-# The summary of the published build: files read, rows loaded, rejected by reason, superseded.
+# The summary of the published build (files read, rows loaded, rejected by reason, superseded), and the bill-run
+# health page with its charts: warehouse/report/report.html, and a PNG of each chart beside it.
 report: setup
-	$(BIN)/python -m zuora_wh report
+	$(BIN)/python -m zuora_wh report --html $(dir $(WAREHOUSE))report/report.html
 
 # Scale benchmark (a script, not a test): 1M and 10M bill runs against a plain-DuckDB baseline.
 bench: setup

@@ -3,10 +3,12 @@
     build     check the exports (--export-dir or ZUORA_EXPORT_DIR, else the embedded demo), dbt build into the
               build file, and publish the result only if the build and every error-severity test passed
     publish   publish the last build again (the served DuckDB file and the Parquet files)
-    report    the summary of the published build: files read, rows loaded, rejected by reason, superseded
+    report    the summary of the published build: files read, rows loaded, rejected by reason, superseded;
+              with --html FILE, the bill-run health page (charts, stuck runs, freshness) and a PNG of each chart
     docs      dbt's documentation site, generated from the last build (never from the served file)
     export    write the billing-run data-source view to CSV, Parquet or Excel (see ``export --help``)
     extract   pull new and changed bill runs from Zuora's AQuA into the export folder (see ``extract --help``)
+    metrics   answer the saved queries of the metrics with MetricFlow, as Parquet and CSV in warehouse/metrics/
 
 Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem), or
 with Zuora (a refused client, a failed job, a file cut short: one line naming the tenant); 130 interrupted;
@@ -280,6 +282,22 @@ def cmd_report(args) -> int:
     if not db.exists():
         raise UsageError(f"no warehouse at {db}: run 'make build' first")
     print(summary(db))
+    if args.html:
+        from zuora_wh.html_report import write
+
+        written = write(db, Path(args.html).expanduser().resolve())
+        print(f"report: {written[0]} (and {len(written) - 1} PNG charts beside it)")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    """The saved queries' answers from the last build, as files beside the served warehouse (zuora_wh.metrics)."""
+    from zuora_wh.metrics import materialise
+
+    warehouse_dir, export_dir, build_db = _last_build(args)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        written = materialise(build_db, dbt_env(build_db, export_dir), warehouse_dir / "metrics")
+    print(f"metrics: {', '.join(p.name for p in written)} in {warehouse_dir / 'metrics'}/")
     return 0
 
 
@@ -323,7 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--no-wait", action="store_true", help=no_wait_help)
     pub.set_defaults(func=cmd_publish)
     rep = sub.add_parser("report", help="the summary of the published build: files, rows loaded, rejected, superseded")
+    rep.add_argument("--html", metavar="FILE", help="also write the bill-run health page (charts, stuck runs) to FILE, "
+                                                    "and a PNG of each chart beside it")  # fmt: skip
     rep.set_defaults(func=cmd_report)
+    met = sub.add_parser("metrics", help="the metrics' saved queries, answered by MetricFlow, as Parquet and CSV")
+    met.add_argument("--export-dir", help=export_help)
+    met.add_argument("--no-wait", action="store_true", help=no_wait_help)
+    met.set_defaults(func=cmd_metrics)
     docs = sub.add_parser("docs", help="generate dbt's documentation site from the last build")
     docs.add_argument("--export-dir", help=export_help)
     docs.add_argument("--no-wait", action="store_true", help=no_wait_help)

@@ -1,0 +1,76 @@
+"""The metrics (MetricFlow, models/marts/semantic/) answer the same as the daily model, on the demo build of
+`make dbt-test` (target/test.duckdb and its semantic manifest in target/)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from datetime import date, datetime
+
+import duckdb
+import pytest
+from helpers import ROOT, query
+
+from zuora_wh.metrics import materialise, mf_query, saved_queries
+
+DB = ROOT / "target" / "test.duckdb"
+DAILY = (
+    "select tenant, entity_name, run_date, bill_runs, error_runs, failure_rate, invoices_generated, "
+    "processing_seconds_p50, processing_seconds_p95, posting_lag_seconds_p50 from marts.fct_billing_run_daily"
+)
+
+
+@pytest.fixture(scope="module")
+def daily():
+    assert DB.exists(), "run `make dbt-test` first (make test does): these tests read the demo build it makes"
+    return query(DB, DAILY)
+
+
+def _number(text: str) -> float | None:
+    return None if text in ("", None) else float(text)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9))
+
+
+def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily):
+    out = tmp_path / "by_day.csv"
+    metrics = "bill_runs,failed_runs,failure_rate,invoices_generated,processing_time_p50,processing_time_p95,"
+    group_by = "metric_time__day,billing_run__tenant,billing_run__entity_name"
+    mf_query(DB, dict(os.environ), ROOT, "--metrics", metrics + "posting_lag_p50", "--group-by", group_by,
+             "--csv", str(out))  # fmt: skip
+    with out.open(newline="") as fh:
+        metrics = {
+            (r["billing_run__tenant"], r["billing_run__entity_name"] or None, r["metric_time__day"][:10]): r
+            for r in csv.DictReader(fh)
+        }
+    expected = {(t, e, d.isoformat()): rest for t, e, d, *rest in daily if rest[0] > 0}
+    assert metrics.keys() == expected.keys() and len(expected) > 100
+    for key, (runs, failed, rate, invoices, p50, p95, lag) in expected.items():
+        row = metrics[key]
+        assert (int(row["bill_runs"]), int(row["failed_runs"]), int(_number(row["invoices_generated"]) or 0)) == (
+            runs, failed, invoices), key  # fmt: skip
+        for name, value in (("failure_rate", rate), ("processing_time_p50", p50), ("processing_time_p95", p95),
+                            ("posting_lag_p50", lag)):  # fmt: skip
+            assert _same(_number(row[name]), value), (key, name, row[name], value)
+
+
+def test_the_saved_queries_are_materialised_and_add_up_to_the_daily_model(tmp_path, daily):
+    """`python -m zuora_wh metrics` writes each saved query as Parquet and CSV; the weekly view's counts are the
+    daily model's, summed per week (Monday to Sunday)."""
+    written = materialise(DB, dict(os.environ), tmp_path, target_dir=ROOT / "target")
+    assert [p.name for p in written] == [f"{name}.parquet" for name in saved_queries()]
+    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for _, _, day, runs, failed, _, invoices, *_ in daily:
+        monday = date.fromordinal(day.toordinal() - day.weekday())
+        weeks[monday] = [a + b for a, b in zip(weeks[monday], (runs, failed, invoices), strict=True)]
+    rows = duckdb.sql(
+        f"select metric_time__week, bill_runs, failed_runs, coalesce(invoices_generated, 0) "
+        f"from read_parquet('{tmp_path / 'weekly_health.parquet'}') order by 1"
+    ).fetchall()
+    got = {(w.date() if isinstance(w, datetime) else w): [r, f, int(i)] for w, r, f, i in rows}
+    assert got == {w: v for w, v in weeks.items() if v[0] > 0}
+    assert (tmp_path / "weekly_health.csv").read_text().startswith("metric_time__week,")

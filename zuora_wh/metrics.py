@@ -1,0 +1,79 @@
+"""The metrics, materialised: ``python -m zuora_wh metrics`` (``make build`` runs it after publishing).
+
+The dbt Semantic Layer's APIs need dbt's paid platform, so BI tools cannot ask MetricFlow themselves. Each saved
+query of the project (``models/marts/semantic/_semantic__models.yml``) is answered by MetricFlow (``mf query
+--saved-query``) on the last build, and written as a Parquet file and a CSV file in ``warehouse/metrics/``, one
+per saved query (``weekly_health.parquet``, ...), replaced atomically. A BI tool reads them like the marts'
+Parquet files; an analyst can ask MetricFlow anything else with ``mf query`` (README: Metrics).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from zuora_wh.errors import WarehouseError
+from zuora_wh.sql import quote_string
+
+ROOT = Path(__file__).resolve().parents[1]
+SEMANTIC_YAML = ROOT / "models" / "marts" / "semantic" / "_semantic__models.yml"
+
+
+def saved_queries() -> list[str]:
+    """The names of the project's saved queries."""
+    return [q["name"] for q in yaml.safe_load(SEMANTIC_YAML.read_text()).get("saved_queries", [])]
+
+
+def mf_project(target_dir: Path, folder: Path) -> Path:
+    """``folder``, made a dbt project for MetricFlow whose artifacts are ``target_dir``: MetricFlow reads the semantic
+    manifest from ``<project>/target/`` whatever dbt's target path, and a build's is in ``<build folder>/target/``.
+    The folder holds links to the project's dbt_project.yml and to ``target_dir``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in (("dbt_project.yml", ROOT / "dbt_project.yml"), ("target", target_dir)):
+        link = folder / name
+        if not link.is_symlink() or link.resolve() != source.resolve():
+            link.unlink(missing_ok=True)
+            link.symlink_to(source)
+    return folder
+
+
+def mf_query(build_db: Path, env: dict[str, str], project: Path, *args: str) -> str:
+    """Run ``mf query ARGS`` on ``build_db``, with the semantic manifest of ``project`` (a dbt project folder, or
+    one made by mf_project); its output, or a WarehouseError with MetricFlow's last lines."""
+    mf = Path(sys.executable).parent / "mf"
+    full_env = {**env, "ZUORA_DUCKDB_PATH": str(build_db.resolve()), "DBT_PROJECT_DIR": str(project),
+                "DBT_PROFILES_DIR": str(ROOT)}  # fmt: skip
+    proc = subprocess.run([str(mf), "query", *args], cwd=project, env=full_env, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    if proc.returncode != 0 or "ERROR" in proc.stdout:
+        tail = " ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+        raise WarehouseError(f"mf query {' '.join(args)} failed: {tail}")
+    return proc.stdout
+
+
+def materialise(build_db: Path, env: dict[str, str], out_dir: Path, target_dir: Path | None = None) -> list[Path]:
+    """Every saved query's answer as ``out_dir/<name>.parquet`` and ``.csv``, from ``build_db`` and its dbt artifacts
+    (``target_dir``, by default the build folder's ``target/``); returns the Parquet files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    project = mf_project(target_dir or build_db.parent / "target", build_db.parent / "metricflow")
+    written = []
+    for name in saved_queries():
+        csv_tmp = out_dir / f".{name}.{os.getpid()}.csv"
+        parquet_tmp = out_dir / f".{name}.{os.getpid()}.parquet"
+        try:
+            mf_query(build_db, env, project, "--saved-query", name, "--csv", str(csv_tmp))
+            with duckdb.connect() as con:
+                con.execute(f"copy (select * from read_csv({quote_string(str(csv_tmp))}, header = true) order by 1) to "
+                            f"{quote_string(str(parquet_tmp))} (format parquet)")  # fmt: skip
+            parquet_tmp.replace(out_dir / f"{name}.parquet")
+            csv_tmp.replace(out_dir / f"{name}.csv")
+        finally:
+            csv_tmp.unlink(missing_ok=True)
+            parquet_tmp.unlink(missing_ok=True)
+        written.append(out_dir / f"{name}.parquet")
+    return written
