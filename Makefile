@@ -41,8 +41,10 @@ dbt-test: setup
 	mkdir -p target && rm -f target/test.duckdb
 	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/dbt build
 
+# One worker per core, each taking whole test files (their module fixtures are built once): the builds in the tests
+# are single-threaded Python for most of their time.
 pytest: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # sqlfluff renders is_incremental() against the database it connects to, so both renderings are linted:
 # a fresh empty database (a full build, as on a clean clone) and the test database (an incremental run).

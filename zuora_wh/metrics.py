@@ -51,8 +51,9 @@ def mf_query(build_db: Path, env: dict[str, str], project: Path, *args: str) -> 
     proc = subprocess.run([str(mf), "query", *args], cwd=project, env=full_env, capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     if proc.returncode != 0 or "ERROR" in proc.stdout:
-        tail = " ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
-        raise WarehouseError(f"mf query {' '.join(args)} failed: {tail}")
+        lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+        first = next((i for i, line in enumerate(lines) if "ERROR" in line), max(0, len(lines) - 3))
+        raise WarehouseError(f"mf query {' '.join(args)} failed: {' '.join(lines[first : first + 3])}")
     return proc.stdout
 
 

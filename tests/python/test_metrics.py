@@ -1,11 +1,13 @@
 """The metrics (MetricFlow, models/marts/semantic/) answer the same as the daily model, on the demo build of
-`make dbt-test` (target/test.duckdb and its semantic manifest in target/)."""
+`make dbt-test` (target/test.duckdb and its semantic manifest in target/). MetricFlow opens the database for writing,
+so it gets a copy (under the same name: the manifest names the database), and other tests may read the original."""
 
 from __future__ import annotations
 
 import csv
 import math
 import os
+import shutil
 from collections import defaultdict
 from datetime import date, datetime
 
@@ -28,6 +30,14 @@ def daily():
     return query(DB, DAILY)
 
 
+@pytest.fixture
+def db_copy(tmp_path):
+    copy = tmp_path / "db" / DB.name
+    copy.parent.mkdir()
+    shutil.copyfile(DB, copy)
+    return copy
+
+
 def _number(text: str) -> float | None:
     return None if text in ("", None) else float(text)
 
@@ -36,11 +46,11 @@ def _same(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9))
 
 
-def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily):
+def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily, db_copy):
     out = tmp_path / "by_day.csv"
     metrics = "bill_runs,failed_runs,failure_rate,invoices_generated,processing_time_p50,processing_time_p95,"
     group_by = "metric_time__day,billing_run__tenant,billing_run__entity_name"
-    mf_query(DB, dict(os.environ), ROOT, "--metrics", metrics + "posting_lag_p50", "--group-by", group_by,
+    mf_query(db_copy, dict(os.environ), ROOT, "--metrics", metrics + "posting_lag_p50", "--group-by", group_by,
              "--csv", str(out))  # fmt: skip
     with out.open(newline="") as fh:
         metrics = {
@@ -58,10 +68,10 @@ def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily):
             assert _same(_number(row[name]), value), (key, name, row[name], value)
 
 
-def test_the_saved_queries_are_materialised_and_add_up_to_the_daily_model(tmp_path, daily):
+def test_the_saved_queries_are_materialised_and_add_up_to_the_daily_model(tmp_path, daily, db_copy):
     """`python -m zuora_wh metrics` writes each saved query as Parquet and CSV; the weekly view's counts are the
     daily model's, summed per week (Monday to Sunday)."""
-    written = materialise(DB, dict(os.environ), tmp_path, target_dir=ROOT / "target")
+    written = materialise(db_copy, dict(os.environ), tmp_path, target_dir=ROOT / "target")
     assert [p.name for p in written] == [f"{name}.parquet" for name in saved_queries()]
     weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
     for _, _, day, runs, failed, _, invoices, *_ in daily:
