@@ -360,7 +360,7 @@ class TenantExtract:
         as the batch's recordCount, or it is downloaded again."""
         file_id, expected_rows = batch["fileId"], batch.get("recordCount")
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-            problem = self._download_once(file_id, target)
+            problem = self._download_once(file_id, target, expected_rows)
             if problem is None and expected_rows is not None:
                 rows = summarise(target).rows
                 if rows != int(expected_rows):
@@ -374,7 +374,7 @@ class TenantExtract:
                     "nothing was written, and the next extract tries again"
                 )
 
-    def _download_once(self, file_id: str, target: Path) -> str | None:
+    def _download_once(self, file_id: str, target: Path, rows: int | None) -> str | None:
         received = 0
         try:
             with self.client.call("GET", f"/v1/file/{file_id}", stream=True) as r, target.open("wb") as fh:
@@ -382,7 +382,9 @@ class TenantExtract:
                 for chunk in r.iter_content(chunk_size=1 << 20):
                     fh.write(chunk)
                     received += len(chunk)
-                    self.progress.show(f"{self.tenant.label}: downloading {received:,} bytes")
+                    self.progress.show(
+                        f"{self.tenant.label}: downloading {rows if rows is not None else '?'} rows, {received:,} bytes"
+                    )
                 fh.flush()
                 os.fsync(fh.fileno())
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as e:

@@ -233,7 +233,8 @@ def test_the_progress_line_shows_the_job_and_the_download(tmp_path, zuora, monke
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert run_extract(tmp_path) == 0
     out = capsys.readouterr().out
-    assert "\rthe tenant: AQuA job " in out and "completed (poll 2" in out and " bytes" in out
+    assert "\rthe tenant: AQuA job " in out and "completed (poll 2" in out
+    assert f"downloading {len(zuora.records)} rows, " in out and " bytes" in out
 
 
 def test_a_download_killed_halfway_leaves_no_file(tmp_path, zuora, monkeypatch):
