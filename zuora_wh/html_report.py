@@ -76,9 +76,11 @@ def charts(con) -> list[Chart]:
         "as p95, round(quantile_cont(posting_lag_seconds, 0.5) / 3600, 2) as posting_lag_hours "
         f"from marts.fct_billing_runs where date_trunc('week', created_date) in ({weeks}) group by 1 order by 1"
     ).fetchall()
+    # with several tenants, an entity is named with its tenant (entity names are unique within a tenant only)
     entities = con.execute(
-        "select coalesce(entity_name, '(no entity)') as entity, coalesce(sum(number_of_invoices), 0) as invoices "
-        "from marts.fct_billing_runs group by 1 order by 2 desc, 1"
+        "select case when (select count(distinct tenant) from marts.fct_billing_runs) > 1 then tenant || ' / ' "
+        "else '' end || coalesce(entity_name, '(no entity)') as entity, coalesce(sum(number_of_invoices), 0) "
+        "as invoices from marts.fct_billing_runs group by 1 order by 2 desc, 1"
     ).fetchall()
     week_axis = {"field": "week", "type": "temporal", "title": "week", "timeUnit": "yearmonthdate"}
     return [
