@@ -176,6 +176,18 @@ class ZuoraClient:
             return r
         raise AssertionError("unreachable")
 
+    def call_json(self, method: str, path: str, **kwargs) -> dict:
+        """One call whose answer must be a JSON object (an HTML error page from a proxy is an error, not a crash)."""
+        r = self.call(method, path, **kwargs)
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise self.error(f"{method} {path} answered HTTP {r.status_code} with no JSON object (is the base URL "
+                             "the tenant's REST endpoint?)")  # fmt: skip
+        return body
+
 
 def _message(r: requests.Response) -> str:
     """Zuora's own words about a failed call, shortened (its JSON "message" or "reasons"), or nothing."""
@@ -321,8 +333,8 @@ class TenantExtract:
 
     # -- the AQuA job --------------------------------------------------------------------------------------------
     def submit(self, mark: str | None) -> str:
-        body = self.client.call("POST", "/v1/batch-query/", json=batch_query(mark)).json()
-        job_id = body.get("id") if isinstance(body, dict) else None
+        body = self.client.call_json("POST", "/v1/batch-query/", json=batch_query(mark))
+        job_id = body.get("id")
         if not job_id:
             raise self.client.error(f"POST /v1/batch-query/ created no job{_message_of(body)}")
         return job_id
@@ -342,7 +354,7 @@ class TenantExtract:
             time.sleep(min(interval, max(0.0, self.settings.max_wait - elapsed)))
             interval = min(interval * 1.5, 60.0)
             polls += 1
-            job = self.client.call("GET", f"/v1/batch-query/jobs/{job_id}").json()
+            job = self.client.call_json("GET", f"/v1/batch-query/jobs/{job_id}")
             status = str(job.get("status", "")).lower()
             self.progress.show(f"{self.tenant.label}: AQuA job {job_id} {status or '?'} (poll {polls}, "
                                f"{time.monotonic() - started:.0f}s)")  # fmt: skip

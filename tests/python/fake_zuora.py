@@ -5,7 +5,8 @@ and stops. Its data is the demo exports the generator wrote (seeds/), served as 
 
 Faults are queued per endpoint (``faults["poll"].append(500)``), each answered once, in order: a status code, a
 ``(status, headers)`` pair, ``"cut"`` (a file that stops halfway), ``"error"`` (a job that ends in error), or
-``"ratelimited"`` (a good answer that says the rate-limit window is used up: ``RateLimit-Remaining: 0``).
+``"ratelimited"`` (a good answer that says the rate-limit window is used up: ``RateLimit-Remaining: 0``), or
+``"garbage"`` (an HTML page with status 200, as a proxy in the way writes).
 Every loop is bounded: jobs complete after ``polls_to_complete`` polls, and the server stops with the test.
 """
 
@@ -239,6 +240,8 @@ def _handler(fake: FakeZuora):
                         else "poll" if path.startswith("/v1/batch-query/jobs/")
                         else "file" if path.startswith("/v1/file/") else None)  # fmt: skip
             fault = fake.faults[endpoint].pop(0) if endpoint and fake.faults[endpoint] else None
+            if fault == "garbage":  # a proxy's error page, with a 200
+                return self._reply(200, {}, b"<html><body>Service temporarily unavailable</body></html>")
             if isinstance(fault, int | tuple):
                 status, headers = fault if isinstance(fault, tuple) else (fault, {})
                 return self._reply(status, headers, {"message": f"fault {status}"})

@@ -154,6 +154,13 @@ def test_a_job_that_ends_in_error_writes_nothing(tmp_path, zuora, capsys):
     assert not extract_files(tmp_path) and not (tmp_path / STATE_FILE).exists()
 
 
+def test_an_answer_that_is_no_json_is_one_clear_error(tmp_path, zuora, capsys):
+    zuora.faults["poll"].append("garbage")
+    assert run_extract(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "no JSON object" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_a_job_that_never_ends_is_bounded(tmp_path, zuora, capsys):
     zuora.polls_to_complete = 10_000
     assert run_extract(tmp_path, "--max-wait", "0.3") == 2
