@@ -81,10 +81,20 @@ def normalise_status(text: str) -> str:
     raise UsageError(f"unknown status {text!r}; use one of: {', '.join(STATUSES)}")
 
 
-def build_query(args, tz: str, entities: list[tuple[str, str]]) -> tuple[str, list]:
+def build_query(args, tz: str, entities: list[tuple[str, str]], tenants: list[str] = ()) -> tuple[str, list]:
     """The SELECT of the export, with its parameters. ``entities``: (ID, name) of every entity in the warehouse,
-    to refuse an --entity that names none."""
+    to refuse an --entity that names none; ``tenants``: the warehouse's tenants (an export is one tenant's, as
+    Zuora's are: with several, --tenant must name one)."""
     where, params = [], []
+    tenant = getattr(args, "tenant", None)
+    if tenant is None and len(tenants) > 1:
+        raise UsageError(f"this warehouse holds {len(tenants)} tenants ({', '.join(tenants)}): an export is one "
+                         "tenant's, name it with --tenant")  # fmt: skip
+    if tenant is not None:
+        if tenants and tenant not in tenants:
+            raise UsageError(f"no tenant {tenant!r} in the warehouse; its tenants are: {', '.join(tenants)}")
+        where.append("tenant = ?")
+        params.append(tenant)
     if args.date_field:
         column = quote_identifier(args.date_field)
         day = f"cast({_local(column, tz)} as date)" if DATE_FIELDS[args.date_field] == "datetime" else column
@@ -148,7 +158,8 @@ def export(args) -> int:
                 f"{db} was built by an older version (no marts.dim_warehouse_build): build it again"
             ) from None
         entities = con.execute("select entity_id, entity_name from marts.dim_zuora_entities").fetchall()
-        sql, params = build_query(args, tz, entities)
+        tenant_rows = con.execute("select distinct tenant from marts.fct_billing_runs order by 1").fetchall()
+        sql, params = build_query(args, tz, entities, [t for (t,) in tenant_rows])
         rows = con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
         if rows == 0:
             print("warning: no bill run matches the filters; writing the header only", file=sys.stderr)
@@ -213,6 +224,7 @@ def add_parser(sub) -> None:
                    help="last day, YYYY-MM-DD in the tenant's time zone (inclusive)")  # fmt: skip
     p.add_argument("--status", action="append", help="only this status (API value or UI label); repeatable")
     p.add_argument("--entity", action="append", help="only this entity, by ID or name; repeatable")
+    p.add_argument("--tenant", help="the tenant to export (needed when the warehouse holds several)")
     p.add_argument("--db", help="the DuckDB file to read (default: zuora.duckdb of --warehouse-dir)")
     p.add_argument("--progress", action="store_true", help="show DuckDB's progress bar even when not on a terminal")
     p.set_defaults(func=export)

@@ -368,6 +368,13 @@ def test_two_tenants_end_to_end(tmp_path, monkeypatch, capsys):
         "and us.created_date != eu.created_date",
     )
     assert days[0][0] > 0
+    # an export is one tenant's: with two, the export command asks which
+    mixed = zuora_wh("export", "--out", str(tmp_path / "runs.csv"), warehouse=warehouse)
+    assert mixed.returncode == 2 and "holds 2 tenants (eu, us)" in mixed.stderr
+    one = zuora_wh("export", "--out", str(tmp_path / "runs.csv"), "--tenant", "us", warehouse=warehouse)
+    assert one.returncode == 0, one.stderr
+    us_runs = query(db, "select count(*) from marts.fct_billing_runs where tenant = 'us'")[0][0]
+    assert len(rows_of(tmp_path / "runs.csv")) == us_runs
     out = capsys.readouterr()
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     for secret in (SECRET, SECRET + "-eu"):
