@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
-.PHONY: setup build refresh test dbt-test pytest lint score format docs demo-data catalog bench report clean
+.PHONY: setup build refresh test test-spark dbt-test pytest lint score format docs demo-data catalog bench report clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,15 @@ refresh: setup
 	$(BIN)/python -m zuora_wh metrics
 
 test: setup dbt-test pytest lint score
+
+# The same project on Spark (in-process pyspark), compared mart by mart with the DuckDB demo build of dbt-test.
+test-spark: setup $(VENV)/.spark-installed
+	test -f target/test.duckdb || $(MAKE) dbt-test
+	$(BIN)/python -m pytest tests/spark
+
+$(VENV)/.spark-installed: requirements-spark.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	touch $@
 
 # dbt build against a throw-away database, so tests never touch the warehouse users read.
 dbt-test: setup

@@ -16,14 +16,14 @@
             select
                 *,
                 {%- if export_name == 'billing_run' %}
-                    cast(null as varchar) as {{ adapter.quote(var('zuora_deleted_column')) }},
+                    cast(null as string) as {{ adapter.quote(var('zuora_deleted_column')) }},
                 {%- endif %}
                 'seeds/zuora_{{ export_name }}_export.csv' as _source_file,
                 1 as _source_file_order,
                 true as _is_new_file,
-                row_number() over () as _source_row_number,
-                cast(null as varchar) as _tenant,
-                cast(null as varchar) as _tenant_timezone
+                {{ zuora_row_number_in_file() }} as _source_row_number,
+                cast(null as string) as _tenant,
+                cast(null as string) as _tenant_timezone
             from {{ ref('zuora_' ~ export_name ~ '_export') }}
         )
     {%- endif -%}
@@ -37,4 +37,17 @@
 {# The time zone of a row's tenant (_tenant_timezone of the raw layer), or the build's, var zuora_tenant_timezone. #}
 {% macro zuora_tenant_timezone(timezone_expr='_tenant_timezone') -%}
     coalesce({{ timezone_expr }}, '{{ var("zuora_tenant_timezone") }}')
+{%- endmacro %}
+
+{# The number of a row in its file, for the demo seeds: the order the rows are read in. #}
+{% macro zuora_row_number_in_file() -%}
+    {{ return(adapter.dispatch('zuora_row_number_in_file', 'zuora_billing_runs')()) }}
+{%- endmacro %}
+
+{% macro default__zuora_row_number_in_file() -%}
+    row_number() over ()
+{%- endmacro %}
+
+{% macro spark__zuora_row_number_in_file() -%}
+    row_number() over (order by monotonically_increasing_id())
 {%- endmacro %}

@@ -12,7 +12,8 @@
         unique_key=['tenant', 'billing_run_id'],
         strategy='timestamp',
         updated_at='updated_at',
-        hard_deletes='invalidate'
+        hard_deletes='invalidate',
+        enabled=target.type != 'spark'
     )
 }}
 

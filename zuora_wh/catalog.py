@@ -53,7 +53,7 @@ def _seed_columns(fields: tuple[Field, ...], indent: str) -> list[str]:
 
 
 def _seed_types(fields: tuple[Field, ...], indent: str) -> list[str]:
-    return [f'{indent}"{f.header_label}": varchar' for f in fields]
+    return [f'{indent}"{f.header_label}": string' for f in fields]  # text on both engines (DuckDB: varchar)
 
 
 def _readme_table(_: tuple[Field, ...], indent: str) -> list[str]:

@@ -11,7 +11,7 @@
     case
         when trim({{ expr }}) = '' then null
         when
-            substr(trim({{ expr }}), 1, 1) = ''''
+            substr(trim({{ expr }}), 1, 1) = chr(39)
             and length(trim({{ expr }})) > 1
             and instr('{{ zuora_rule("csv_injection_characters") }}', substr(trim({{ expr }}), 2, 1)) > 0
             then substr(trim({{ expr }}), 2)

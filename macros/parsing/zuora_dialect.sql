@@ -1,7 +1,7 @@
 {#
   The dialect-specific expressions, one small macro each, dispatched per adapter so that the models stay
-  plain SQL. DuckDB is the one implementation today: a second engine adds its own `<adapter>__` macros, tested
-  on that engine (DECISIONLOG: Portability).
+  plain SQL. default__ is DuckDB's, spark__ is Spark's; both run the same unit tests (make test, make test-spark;
+  DECISIONLOG: Portability).
 #}
 
 {# True when the whole of expr matches the regular expression (anchored at both ends). #}
@@ -49,4 +49,39 @@
 
 {% macro default__zuora_percentile(expr, fraction) -%}
     quantile_cont({{ expr }}, {{ fraction }})
+{%- endmacro %}
+
+{# ---------- Spark (dbt-spark, Spark SQL 3.5) ---------- #}
+
+{% macro spark__zuora_regexp_full_match(expr, pattern) -%}
+    ({{ expr }} rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{% macro spark__zuora_seconds_between(start_expr, end_expr) -%}
+    ((unix_micros({{ end_expr }}) - unix_micros({{ start_expr }})) / 1000000.0d)
+{%- endmacro %}
+
+{% macro spark__zuora_local_date(timestamp_expr, timezone_expr) -%}
+    to_date(from_utc_timestamp({{ timestamp_expr }}, {{ timezone_expr }}))
+{%- endmacro %}
+
+{% macro spark__zuora_each_day(start_expr, end_expr) -%}
+    explode(sequence(cast({{ start_expr }} as date), cast({{ end_expr }} as date), interval 1 day))
+{%- endmacro %}
+
+{% macro spark__zuora_percentile(expr, fraction) -%}
+    percentile({{ expr }}, {{ fraction }})
+{%- endmacro %}
+
+{# One row per code of a comma-separated list: a set-returning select-list expression. #}
+{% macro zuora_each_code(list_expr) -%}
+    {{ return(adapter.dispatch('zuora_each_code', 'zuora_billing_runs')(list_expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_each_code(list_expr) -%}
+    unnest(string_split({{ list_expr }}, ','))
+{%- endmacro %}
+
+{% macro spark__zuora_each_code(list_expr) -%}
+    explode(split({{ list_expr }}, ','))
 {%- endmacro %}

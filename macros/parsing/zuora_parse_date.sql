@@ -22,9 +22,16 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The spellings of a date, in strptime's notation (Spark's patterns are derived from them: zuora_java_patterns). #}
+{% macro zuora_date_formats() -%}
+    {{ return(['%Y-%m-%d', zuora_slash_date_format('strptime'), '%d.%m.%Y', '%Y/%m/%d']) }}
+{%- endmacro %}
+
 {% macro default__zuora_parse_date(text_expr) -%}
-    cast({{ zuora_first_strptime(text_expr, [
-        '%Y-%m-%d', zuora_slash_date_format('strptime'), '%d.%m.%Y', '%Y/%m/%d'
-    ]) }} as date)
+    cast({{ zuora_first_strptime(text_expr, zuora_date_formats()) }} as date)
+{%- endmacro %}
+
+{% macro spark__zuora_parse_date(text_expr) -%}
+    to_date({{ zuora_first_to_timestamp(text_expr, zuora_date_formats()) }})
 {%- endmacro %}
 

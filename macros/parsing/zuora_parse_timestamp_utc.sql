@@ -15,19 +15,33 @@
     {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(text_expr, timezone_expr)) }}
 {%- endmacro %}
 
+{# The spellings of a datetime, in strptime's notation: with an offset (Zuora's usual spelling, first), and without
+   one (tenant-local). Spark's patterns are derived from them (zuora_java_patterns). #}
+{% macro zuora_datetime_formats(with_offset) -%}
+    {%- set slash = zuora_slash_date_format('strptime') -%}
+    {%- if with_offset -%}
+        {{ return(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z', '%Y-%m-%d %H:%M:%S.%f%z']) }}
+    {%- endif -%}
+    {{ return(['%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f', slash, slash ~ ' %H:%M:%S',
+               slash ~ ' %H:%M', '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d', '%Y/%m/%d %H:%M:%S']) }}
+{%- endmacro %}
+
 {% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr) -%}
     {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
         times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
-    {%- set slash = zuora_slash_date_format('strptime') -%}
-    {%- set with_offset = ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z',
-                           '%Y-%m-%d %H:%M:%S.%f%z'] -%}
-    {%- set local = ['%Y-%m-%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S.%f', slash,
-                     slash ~ ' %H:%M:%S', slash ~ ' %H:%M', '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d',
-                     '%Y/%m/%d %H:%M:%S'] -%}
     {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
     coalesce(
-        timezone('UTC', {{ zuora_first_strptime(utc_text, with_offset) }}),
-        timezone('UTC', timezone({{ timezone_expr }}, {{ zuora_first_strptime(text_expr, local) }}))
+        timezone('UTC', {{ zuora_first_strptime(utc_text, zuora_datetime_formats(true)) }}),
+        timezone('UTC', timezone({{ timezone_expr }}, {{ zuora_first_strptime(text_expr, zuora_datetime_formats(false)) }}))
+    )
+{%- endmacro %}
+
+{% macro spark__zuora_parse_timestamp_utc(text_expr, timezone_expr) -%}
+    {#- The session runs in UTC: a pattern with an offset gives the UTC instant; a local one is moved from the zone. -#}
+    {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
+    coalesce(
+        {{ zuora_first_to_timestamp(utc_text, zuora_datetime_formats(true)) }},
+        to_utc_timestamp({{ zuora_first_to_timestamp(text_expr, zuora_datetime_formats(false)) }}, {{ timezone_expr }})
     )
 {%- endmacro %}
 

@@ -47,6 +47,14 @@
     )
 {%- endmacro %}
 
+{% macro spark__zuora_row_hash(fields, struct_name) -%}
+    xxhash64(
+        {%- for field in fields %}
+        {{ struct_name }}['{{ field.column }}']{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
 {# A struct of the fields as written in the raw layer, each under its column name (dispatched: struct_pack on
    DuckDB). #}
 {% macro zuora_struct(fields) -%}
@@ -57,6 +65,14 @@
     struct_pack(
         {%- for field in fields %}
         {{ field.column }} := {{ adapter.quote(field.header) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro spark__zuora_struct(fields) -%}
+    named_struct(
+        {%- for field in fields %}
+        '{{ field.column }}', {{ adapter.quote(field.header) }}{{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}

@@ -5,6 +5,8 @@
   Versions that change only the counts or the Updated Date are no change of status.
 -#}
 
+{{ config(enabled=target.type != 'spark') }}
+
 with
 
 versions as (

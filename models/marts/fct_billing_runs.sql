@@ -1,10 +1,10 @@
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         unique_key=['tenant', 'billing_run_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=[
+        post_hook=[] if target.type == 'spark' else [
             "delete from {{ this }} where exists (select 1 from {{ ref('fct_deleted_billing_runs') }} as deleted
             where deleted.tenant = {{ this }}.tenant and deleted.billing_run_id = {{ this }}.billing_run_id)"
         ]

@@ -8,7 +8,7 @@
 with
 
 codes as (
-    select unnest(string_split({{ column_name }}, ',')) as code
+    select {{ zuora_each_code(column_name) }} as code
     from {{ model }}
     where {{ column_name }} != ''
 )
