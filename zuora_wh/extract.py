@@ -367,18 +367,17 @@ class TenantExtract:
                     raise self.client.error(f"AQuA job {job_id} completed without a file")
                 return batches[0]
 
-    def download(self, batch: dict, target: Path) -> None:
+    def download(self, batch: dict, target: Path, mark: dt.datetime | None, ids_at_mark: frozenset[str]) -> FileSummary:
         """The batch's file into ``target`` (a hidden temporary name), whole: every byte announced and as many rows
-        as the batch's recordCount, or it is downloaded again."""
+        as the batch's recordCount, or it is downloaded again. Returns its summary (read once) against the mark."""
         file_id, expected_rows = batch["fileId"], batch.get("recordCount")
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             problem = self._download_once(file_id, target, expected_rows)
-            if problem is None and expected_rows is not None:
-                rows = summarise(target).rows
-                if rows != int(expected_rows):
-                    problem = f"it has {rows} rows where the job counted {expected_rows}"
             if problem is None:
-                return
+                summary = summarise(target, mark, ids_at_mark)
+                if expected_rows is None or summary.rows == int(expected_rows):
+                    return summary
+                problem = f"it has {summary.rows} rows where the job counted {expected_rows}"
             target.unlink(missing_ok=True)
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise self.client.error(
@@ -417,8 +416,7 @@ class TenantExtract:
         name = f"{FILE_PREFIX}{stamp}-{str(job_id)[-8:]}.csv"
         partial = self.folder / f".{name}.{secrets.token_hex(4)}.partial"
         try:
-            self.download(batch, partial)
-            summary = summarise(partial, mark, frozenset(state.get("ids_at_mark", [])))
+            summary = self.download(batch, partial, mark, frozenset(state.get("ids_at_mark", [])))
             if summary.new_rows == 0:
                 partial.unlink()
                 self.progress.done()

@@ -94,7 +94,7 @@ class ExportFile:
     entity_columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     header_style: str = "label"
-    deleted_column: str | None = None  # AQuA's deleted flag, as the header writes it
+    deleted_columns: dict[str, str] = field(default_factory=dict)  # AQuA's deleted flag -> header as written
     tenant: FolderTenant | None = None  # named by an extractor's state file; None: the default tenant
     order: int = 0  # 1 = oldest; the newest file wins ties between versions of a row
     fingerprint: str = ""  # a hash of the content
@@ -387,7 +387,7 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
     api_names = 0
     for h in header:
         if h.casefold() in DELETED_SPELLINGS:
-            ef.deleted_column = h
+            ef.deleted_columns[DELETED_COLUMN] = h
             continue
         hit = LOOKUP.get(h.casefold())
         if hit is None:
@@ -402,7 +402,7 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
             f"{name}: not a Zuora Billing Run or Entity export: none of its columns ({shown}) is a field of the "
             "Billing Run data source, by label (Billing Run: Status) or API name (BillingRun.Status)"
         )
-    named = len(header) - len(ef.ignored_columns) - bool(ef.deleted_column)
+    named = len(header) - len(ef.ignored_columns) - len(ef.deleted_columns)
     ef.header_style = "api" if api_names * 2 > named else "label"
     required = (
         [f for f in BILLING_RUN_EXPORT_FIELDS if f.obj_api == "BillingRun" and f.api in REQUIRED_BILLING_RUN]
@@ -534,9 +534,13 @@ def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None =
             found.append((p, str(p), p.stat().st_mtime))
     found.sort(key=lambda t: (t[2], t[1]))
     files = [inspect(path, name, known) for path, name, _ in found]
+    tenants: dict[Path, FolderTenant | None] = {}  # the tenant of each folder, read once
     for i, ef in enumerate(files, start=1):
         ef.order = i
-        ef.tenant = folder_tenant(Path(ef.display_name.split("!", 1)[0]).parent, export_dir)
+        folder = Path(ef.display_name.split("!", 1)[0]).parent
+        if folder not in tenants:
+            tenants[folder] = folder_tenant(folder, export_dir)
+        ef.tenant = tenants[folder]
     return files, ignored
 
 
@@ -574,8 +578,6 @@ def _text(value: str | None) -> str:
 def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], where: str = "") -> str:
     cols = [f"{_q(columns[label])} as {_q(label)}" if label in columns else f"null::varchar as {_q(label)}"
             for label in labels]  # fmt: skip
-    if labels is BILLING_RUN_LABELS:
-        cols.append(f"{_q(ef.deleted_column) if ef.deleted_column else 'null::varchar'} as {_q(DELETED_COLUMN)}")
     tenant = ef.tenant or FolderTenant(None, None)
     return (
         f"select {_s(ef.display_name)} as _source_file, {ef.order} as _source_file_order, "
@@ -589,8 +591,6 @@ def _view_sql(parts: list[str], labels: list[str]) -> str:
     if parts:
         return "\nunion all\n".join(parts)
     empty = ", ".join(f"null::varchar as {_q(label)}" for label in labels)
-    if labels is BILLING_RUN_LABELS:
-        empty += f", null::varchar as {_q(DELETED_COLUMN)}"
     return (
         "select null::varchar as _source_file, null::integer as _source_file_order, null::boolean as _is_new_file, "
         f"null::bigint as _source_row_number, null::varchar as _tenant, null::varchar as _tenant_timezone, {empty} "
@@ -600,6 +600,8 @@ def _view_sql(parts: list[str], labels: list[str]) -> str:
 
 BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
 ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
+# The columns of raw.billing_run_export: the fields, then AQuA's deleted flag (null for files without it).
+BILLING_RUN_VIEW_COLUMNS = [*BILLING_RUN_LABELS, DELETED_COLUMN]
 
 
 def register(
@@ -608,8 +610,8 @@ def register(
     """Create the raw views over ``files`` in the DuckDB connection ``con``; ``new_names`` are the files that
     are new or changed since the last build (every file on a first build or a full refresh)."""
     con.execute("create schema if not exists raw")
-    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns}, BILLING_RUN_LABELS, new_names)
-            for ef in files if ef.billing_run_columns]  # fmt: skip
+    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
+                    BILLING_RUN_VIEW_COLUMNS, new_names) for ef in files if ef.billing_run_columns]  # fmt: skip
     entities = [_select(ef, ef.entity_columns, ENTITY_LABELS, new_names) for ef in files if ef.kind == "entity"]
     # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
     entities += [
@@ -618,7 +620,7 @@ def register(
         for ef in files
         if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
     ]  # fmt: skip
-    con.execute(f"create or replace view raw.billing_run_export as\n{_view_sql(runs, BILLING_RUN_LABELS)}")
+    con.execute(f"create or replace view raw.billing_run_export as\n{_view_sql(runs, BILLING_RUN_VIEW_COLUMNS)}")
     con.execute(f"create or replace view raw.entity_export as\n{_view_sql(entities, ENTITY_LABELS)}")
     con.execute(
         "create or replace table raw.export_files (file varchar, read_from varchar, kind varchar, "
