@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,14 +35,19 @@ from zuora_wh import read_exports
 from zuora_wh.errors import BuildBusy, ExportError, UsageError, WarehouseError
 from zuora_wh.publish import build_lock, publish
 from zuora_wh.report import summary
+from zuora_wh.sql import SPARK
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
 DEMO = "demo"
+# The targets of profiles.yml: DuckDB (every command), and Spark (build only: README, Run on Spark or Databricks).
+DUCKDB_TARGET, SPARK_TARGET = "dev", "spark"
 # dbt's parse of the project (partial_parse.msgpack), shared by the builds of every warehouse: parsing is most of a
 # small build's time, and dbt parses again by itself whenever the project or its settings changed.
 PARSE_CACHE = ROOT / "target" / "parse-cache"
 EXIT_BUSY = BuildBusy.exit_code
+# The raw layer's statements for Spark, written by the build into the Spark folder (macro zuora_spark_raw_layer).
+SPARK_RAW_LAYER = "raw_layer.jsonl"
 
 
 def _warehouse_dir(args) -> Path:
@@ -83,20 +89,34 @@ def input_name(export_dir: Path | None) -> str:
     return DEMO if export_dir is None else str(export_dir)
 
 
-def dbt_env(build_db: Path, export_dir: Path | None) -> dict[str, str]:
+def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET) -> dict[str, str]:
     """dbt runs in the build folder, with the database and its spill folder named relative to it: then every
-    build's profile is the same, and dbt's parse of the project can be shared between builds (PARSE_CACHE)."""
+    build's profile is the same, and dbt's parse of the project can be shared between builds (PARSE_CACHE).
+    On Spark, the folder ``spark`` beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR)."""
+    folder = spark_dir(build_db) if target == SPARK_TARGET else build_db.parent
+    spark = (
+        {
+            "TZ": "UTC",
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            **os.environ,
+            "ZUORA_SPARK_DIR": str(folder),
+            "ZUORA_SPARK_RAW_LAYER": str(folder / SPARK_RAW_LAYER),
+        }
+        if target == SPARK_TARGET
+        else {}
+    )
     return {
         "ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp",
         **os.environ,
+        **spark,
         "ZUORA_DUCKDB_PATH": build_db.name,
         "ZUORA_INPUT": input_mode(export_dir),
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
         # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
         # the tests, never share a target folder.
-        "DBT_TARGET_PATH": str(build_db.parent / "target"),
-        "DBT_LOG_PATH": str(build_db.parent / "logs"),
+        "DBT_TARGET_PATH": str(folder / "target"),
+        "DBT_LOG_PATH": str(folder / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -105,19 +125,27 @@ _PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SK
 _TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
 
-def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str]) -> int:
-    """Run dbt with its whole output in ``dbt-<command>.log`` beside the build file. On a terminal, one progress line;
-    everywhere, the warnings and errors, and dbt's closing lines."""
-    log_path = build_db.parent / f"dbt-{dbt_args[0]}.log"
+def spark_dir(build_db: Path) -> Path:
+    """The folder of a Spark build of the input whose DuckDB build file is ``build_db``: its metastore, its tables
+    (Parquet, under ``warehouse/``), the raw layer's statements and dbt's artifacts."""
+    return build_db.parent / SPARK_TARGET
+
+
+def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str], target: str = DUCKDB_TARGET) -> int:
+    """Run dbt with its whole output in ``dbt-<command>.log`` beside the build file (on Spark, in its folder). On a
+    terminal, one progress line; everywhere, the warnings and errors, and dbt's closing lines."""
+    env = dbt_env(build_db, export_dir, target)
+    folder = Path(env["DBT_TARGET_PATH"]).parent
+    log_path = folder / f"dbt-{dbt_args[0]}.log"
     dbt = Path(sys.executable).parent / "dbt"
     tty = sys.stdout.isatty()
     notable, closing, seen_end = [], [], False
-    parsed = build_db.parent / "target" / "partial_parse.msgpack"
-    shared = PARSE_CACHE / f"{input_mode(export_dir)}.msgpack"
+    parsed = folder / "target" / "partial_parse.msgpack"
+    shared = PARSE_CACHE / f"{input_mode(export_dir)}{'' if target == DUCKDB_TARGET else '-' + target}.msgpack"
     _copy_quietly(shared, parsed, only_if_missing=True)
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
-            [str(dbt), "--no-use-colors", *dbt_args], cwd=build_db.parent, env=dbt_env(build_db, export_dir),
+            [str(dbt), "--no-use-colors", *dbt_args, "--target", target], cwd=folder, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )  # fmt: skip
         assert proc.stdout is not None
@@ -187,6 +215,8 @@ def check_replace(served_db: Path, export_dir: Path | None, replace: bool) -> No
 
 
 def cmd_build(args) -> int:
+    if args.target == SPARK_TARGET:
+        return cmd_build_spark(args)
     warehouse_dir = _warehouse_dir(args)
     export_dir = _export_dir(args)
     build_db = build_db_path(warehouse_dir, export_dir)
@@ -225,6 +255,55 @@ def cmd_build(args) -> int:
         publish(build_db, served_db, warehouse_dir / "parquet")
         print(f"published {served_db} and {warehouse_dir / 'parquet'}/ in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def cmd_build_spark(args) -> int:
+    """The build on Spark (dbt-spark's session method, in this machine): the same file check, then the raw layer
+    laid by the build itself (macro zuora_spark_raw_layer runs the statements written here), every model and test.
+    Always from every file (Spark rebuilds the incremental models whole); nothing is published: the marts are
+    tables of the Spark build's metastore."""
+    _check_spark()
+    warehouse_dir = _warehouse_dir(args)
+    export_dir = _export_dir(args)
+    build_db = build_db_path(warehouse_dir, export_dir)
+    folder = spark_dir(build_db)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        first_attempt = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
+        statements = folder / SPARK_RAW_LAYER
+        statements.unlink(missing_ok=True)
+        if export_dir is not None:
+            try:
+                files, ignored = read_exports.prepare(export_dir, cache_dir=folder / "cache")
+            except ExportError:
+                if first_attempt:
+                    shutil.rmtree(folder, ignore_errors=True)
+                raise
+            for warning in read_exports.warnings(files, ignored):
+                print(f"warning: {warning}", file=sys.stderr)
+            every = {ef.display_name for ef in files}
+            sql = read_exports.raw_layer(export_dir, files, every, ignored, SPARK)
+            statements.write_text("".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql)))
+            print(f"exports: {len(files)} files in {export_dir}: every one to load (Spark builds from every file)")
+        rc = run_dbt(build_db, export_dir, ["build", *args.dbt_args], SPARK_TARGET)
+        if rc != 0:
+            print(f"error: dbt build on Spark failed (exit {rc})", file=sys.stderr)
+            return rc
+    print(f"built on Spark: the marts are the tables of schema marts in the metastore of {folder} (Parquet under "
+          f"{folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)")  # fmt: skip
+    return 0
+
+
+def _check_spark() -> None:
+    """Spark's extras are installed (requirements-spark.txt) and there is a Java to run it."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise UsageError(f"--target spark needs Spark's extras: {Path(sys.executable).parent / 'pip'} install -r "
+                         f"{ROOT / 'requirements-spark.txt'} (make test-spark installs them)")  # fmt: skip
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise UsageError("--target spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)")
 
 
 def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool:
@@ -333,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-publish", action="store_true", help="build and test only; leave the served files alone")
     b.add_argument("--replace", action="store_true", help=replace_help)
     b.add_argument("--no-wait", action="store_true", help=no_wait_help)
+    b.add_argument("--target", choices=(DUCKDB_TARGET, SPARK_TARGET), default=DUCKDB_TARGET,
+                   help="the profile's target: dev (DuckDB, published for BI tools) or spark (Spark in this machine, "
+                        "needs requirements-spark.txt and Java 17; nothing is published)")  # fmt: skip
     b.add_argument("dbt_args", nargs="*", help="more arguments for dbt build (after --)")
     b.set_defaults(func=cmd_build)
     pub = sub.add_parser("publish", help="publish the last build again")

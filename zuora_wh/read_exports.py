@@ -48,7 +48,7 @@ import duckdb
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, ENTITY_FIELDS, Field
 from zuora_wh.errors import ExportError
-from zuora_wh.sql import quote_identifier as _q
+from zuora_wh.sql import DUCKDB, SPARK, Dialect
 from zuora_wh.sql import quote_string as _s
 from zuora_wh.tenants import FolderTenant, folder_tenant
 
@@ -571,71 +571,144 @@ def _read(ef: ExportFile, strict: bool = True) -> str:
     )
 
 
-def _text(value: str | None) -> str:
-    return "null::varchar" if value is None else _s(value)
+def _json_is_array(ef: ExportFile) -> bool:
+    """Whether a JSON export is one array of records (Data Query's ``.json``), not one record per line."""
+    with _open(ef.path, ef.compression == "gzip") as fh:
+        start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith(b"[")
 
 
-def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], where: str = "") -> str:
-    cols = [f"{_q(columns[label])} as {_q(label)}" if label in columns else f"null::varchar as {_q(label)}"
-            for label in labels]  # fmt: skip
+def _spark_file_view(ef: ExportFile) -> tuple[str, dict[str, str]]:
+    """Spark: the statement that lays a temporary view over one file, and each header's column in it. A delimited
+    file's columns are named by position (Spark skips the header line; a byte-order mark cannot leak into a name);
+    a JSON file's are its keys. Every value is text; a row that does not fit fails the build (FAILFAST), though
+    ``inspect`` has already read the file the way DuckDB does."""
+    q, lit = SPARK.identifier, SPARK.string
+    if ef.reader == "json":
+        names = {h: h for h in ef.header}
+        options = {"multiLine": "true" if _json_is_array(ef) else "false"}
+    else:
+        names = {h: f"c{i}" for i, h in enumerate(ef.header, start=1)}
+        options = {"header": "true", "sep": ef.delimiter, "quote": '"', "escape": '"', "multiLine": "true"}
+    options = {"path": str(ef.path), **options, "mode": "FAILFAST", "encoding": "UTF-8"}
+    schema = ", ".join(f"{q(name)} string" for name in names.values())
+    view = f"zuora_raw_file_{ef.order}"
+    return (
+        f"create or replace temporary view {view} ({schema}) using {'json' if ef.reader == 'json' else 'csv'} "
+        f"options ({', '.join(f'{k} {lit(v)}' for k, v in options.items())})",
+        {h: f"{view}.{q(name)}" for h, name in names.items()},
+    )
+
+
+# The raw views' lineage columns (before the fields), with their types (sql.Dialect's attribute names).
+LINEAGE = {"_source_file": "text", "_source_file_order": "integer", "_is_new_file": "boolean",
+           "_source_row_number": "bigint", "_tenant": "text", "_tenant_timezone": "text"}  # fmt: skip
+
+
+def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], dialect: Dialect,
+            required: str | None = None) -> tuple[list[str], str]:  # fmt: skip
+    """(statements to run first, the select of one file's rows under the view's columns) in ``dialect``; with
+    ``required``, only the rows with a value in that column (a label)."""
+    q = dialect.identifier
+    if dialect is SPARK:
+        view, column = _spark_file_view(ef)
+        setup, source = [view], f"zuora_raw_file_{ef.order}"
+        row_number = "row_number() over (order by monotonically_increasing_id())"  # the file's order, as read
+    else:
+        setup, source, column, row_number = [], _read(ef), {h: q(h) for h in ef.header}, "row_number() over ()"
     tenant = ef.tenant or FolderTenant(None, None)
-    return (
-        f"select {_s(ef.display_name)} as _source_file, {ef.order} as _source_file_order, "
-        f"{'true' if ef.display_name in new_files else 'false'} as _is_new_file, "
-        f"row_number() over () as _source_row_number, {_text(tenant.name)} as _tenant, "
-        f"{_text(tenant.time_zone)} as _tenant_timezone, {', '.join(cols)} from {_read(ef)}{where}"
-    )
+    lineage = [dialect.literal(ef.display_name, dialect.text), str(ef.order),
+               dialect.literal(ef.display_name in new_files, dialect.boolean), row_number,
+               dialect.literal(tenant.name, dialect.text), dialect.literal(tenant.time_zone, dialect.text)]  # fmt: skip
+    cols = [f"{value} as {name}" for value, name in zip(lineage, LINEAGE, strict=True)]
+    cols += [f"{column[columns[label]]} as {q(label)}" if label in columns
+             else f"{dialect.literal(None, dialect.text)} as {q(label)}" for label in labels]  # fmt: skip
+    where = f" where trim(coalesce({column[columns[required]]}, '')) <> ''" if required else ""
+    return setup, f"select {', '.join(cols)} from {source}{where}"
 
 
-def _view_sql(parts: list[str], labels: list[str]) -> str:
-    if parts:
-        return "\nunion all\n".join(parts)
-    empty = ", ".join(f"null::varchar as {_q(label)}" for label in labels)
-    return (
-        "select null::varchar as _source_file, null::integer as _source_file_order, null::boolean as _is_new_file, "
-        f"null::bigint as _source_row_number, null::varchar as _tenant, null::varchar as _tenant_timezone, {empty} "
-        "where false"
+def _union(selects: list[tuple[list[str], str]], labels: list[str], dialect: Dialect) -> tuple[list[str], str]:
+    if selects:
+        return [s for setup, _ in selects for s in setup], "\nunion all\n".join(select for _, select in selects)
+    empty = [f"{dialect.literal(None, getattr(dialect, t))} as {c}" for c, t in LINEAGE.items()]
+    empty += [f"{dialect.literal(None, dialect.text)} as {dialect.identifier(label)}" for label in labels]
+    return [], f"select {', '.join(empty)} where false"
+
+
+def _relation(name: str, union: tuple[list[str], str], dialect: Dialect) -> list[str]:
+    """DuckDB: a view (the files are read in place at every query). Spark: a Parquet table written from the files'
+    temporary views (the Hive metastore cannot hold a view's text this long, and temporary views end with the
+    session)."""
+    setup, select = union
+    if dialect is SPARK:
+        return [*setup, f"drop table if exists {name}", f"create table {name} using parquet as\n{select}"]
+    return [*setup, f"create or replace view {name} as\n{select}"]
+
+
+def _table(name: str, columns: dict[str, str], rows: list[tuple], dialect: Dialect) -> list[str]:
+    """A small table of literal rows; ``columns`` maps each column to its type (a Dialect attribute name)."""
+    types = {c: getattr(dialect, t) for c, t in columns.items()}
+    schema = ", ".join(f"{c} {t}" for c, t in types.items())
+    out = (
+        [f"drop table if exists {name}", f"create table {name} ({schema}) using parquet"]
+        if dialect is SPARK
+        else [f"create or replace table {name} ({schema})"]
     )
+    if rows:
+        values = ", ".join(
+            "(" + ", ".join(dialect.literal(v, types[c]) for v, c in zip(row, columns, strict=True)) + ")"
+            for row in rows
+        )
+        out.append(f"insert into {name} values {values}")
+    return out
 
 
 BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
 ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
 # The columns of raw.billing_run_export: the fields, then AQuA's deleted flag (null for files without it).
 BILLING_RUN_VIEW_COLUMNS = [*BILLING_RUN_LABELS, DELETED_COLUMN]
+EXPORT_FILES_COLUMNS = {"file": "text", "read_from": "text", "kind": "text", "file_format": "text",
+                        "header_style": "text", "tenant": "text", "file_order": "integer", "fingerprint": "text",
+                        "stamp": "text", "is_new": "boolean", "ignored_columns": "texts"}  # fmt: skip
+
+
+def raw_layer(
+    export_dir: Path, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = (),
+    dialect: Dialect = DUCKDB,
+) -> list[str]:  # fmt: skip
+    """The statements that lay the raw layer the dbt sources read (schema raw) over ``files``, in ``dialect``;
+    ``new_names`` are the files that are new or changed since the last build (every file on a first build or a
+    full refresh)."""
+    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
+                    BILLING_RUN_VIEW_COLUMNS, new_names, dialect)
+            for ef in files if ef.billing_run_columns]  # fmt: skip
+    entities = [_select(ef, ef.entity_columns, ENTITY_LABELS, new_names, dialect) for ef in files
+                if ef.kind == "entity"]  # fmt: skip
+    # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
+    entities += [
+        _select(ef, ef.entity_columns, ENTITY_LABELS, new_names, dialect, required="Entity: ID")
+        for ef in files
+        if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
+    ]  # fmt: skip
+    listed = [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
+               ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns)
+              for ef in files]  # fmt: skip
+    return [
+        "create schema if not exists raw",
+        *_relation("raw.billing_run_export", _union(runs, BILLING_RUN_VIEW_COLUMNS, dialect), dialect),
+        *_relation("raw.entity_export", _union(entities, ENTITY_LABELS, dialect), dialect),
+        *_table("raw.export_files", EXPORT_FILES_COLUMNS, listed, dialect),
+        *_table("raw.build_input", {"built_from": "text"}, [(str(export_dir),)], dialect),
+        *_table("raw.ignored_files", {"file": "text", "reason": "text"}, list(ignored), dialect),
+    ]
 
 
 def register(
     con, export_dir: Path, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = ()
 ) -> None:
-    """Create the raw views over ``files`` in the DuckDB connection ``con``; ``new_names`` are the files that
-    are new or changed since the last build (every file on a first build or a full refresh)."""
-    con.execute("create schema if not exists raw")
-    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
-                    BILLING_RUN_VIEW_COLUMNS, new_names) for ef in files if ef.billing_run_columns]  # fmt: skip
-    entities = [_select(ef, ef.entity_columns, ENTITY_LABELS, new_names) for ef in files if ef.kind == "entity"]
-    # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
-    entities += [
-        _select(ef, ef.entity_columns, ENTITY_LABELS, new_names,
-                f" where trim(coalesce({_q(ef.entity_columns['Entity: ID'])}, '')) <> ''")
-        for ef in files
-        if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
-    ]  # fmt: skip
-    con.execute(f"create or replace view raw.billing_run_export as\n{_view_sql(runs, BILLING_RUN_VIEW_COLUMNS)}")
-    con.execute(f"create or replace view raw.entity_export as\n{_view_sql(entities, ENTITY_LABELS)}")
-    con.execute(
-        "create or replace table raw.export_files (file varchar, read_from varchar, kind varchar, "
-        "file_format varchar, header_style varchar, tenant varchar, file_order integer, fingerprint varchar, "
-        "stamp varchar, is_new boolean, ignored_columns varchar[])"
-    )
-    con.executemany(
-        "insert into raw.export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
-          ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns) for ef in files],
-    )  # fmt: skip
-    con.execute("create or replace table raw.build_input as select ? as built_from", [str(export_dir)])
-    con.execute("create or replace table raw.ignored_files (file varchar, reason varchar)")
-    if ignored:
-        con.executemany("insert into raw.ignored_files values (?, ?)", list(ignored))
+    """Lay the raw layer over ``files`` in the DuckDB connection ``con`` (``raw_layer``)."""
+    for statement in raw_layer(export_dir, files, new_names, ignored):
+        con.execute(statement)
 
 
 def mark_loaded(con) -> None:

@@ -1,13 +1,65 @@
-"""Quoting for the SQL the tooling writes: the one place that knows how DuckDB quotes names and strings."""
+"""Quoting and type names for the SQL the tooling writes: the one place that knows how each engine spells them.
+
+DuckDB is the engine of every command; Spark only receives the raw layer over an export folder
+(``read_exports.raw_layer``), when a build runs with ``--target spark``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 
 def quote_identifier(identifier: str) -> str:
-    """``Billing Run: ID`` -> ``"Billing Run: ID"`` (a double quote inside is doubled)."""
+    """DuckDB: ``Billing Run: ID`` -> ``"Billing Run: ID"`` (a double quote inside is doubled)."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
 def quote_string(text: str) -> str:
-    """``it's`` -> ``'it''s'`` (a single quote inside is doubled)."""
+    """DuckDB: ``it's`` -> ``'it''s'`` (a single quote inside is doubled)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def spark_identifier(identifier: str) -> str:
+    """Spark: ``Billing Run: ID`` -> ```Billing Run: ID``` (a backtick inside is doubled)."""
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def spark_string(text: str) -> str:
+    """Spark: ``it's`` -> ``'it\\'s'``: Spark's string literals take backslash escapes (two literals side by side
+    are joined, so doubling a quote would drop it)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one engine quotes, and names the types of the raw layer (texts: an array of text)."""
+
+    name: str
+    identifier: Callable[[str], str]
+    string: Callable[[str], str]
+    text: str
+    integer: str
+    bigint: str
+    boolean: str
+    texts: str
+    array: str  # the function that makes an array of its arguments
+
+    def literal(self, value: str | int | bool | list[str] | None, type_: str) -> str:
+        """A value as a literal of ``type_`` (one of this dialect's type names; a list is an array of text)."""
+        if isinstance(value, list):
+            return f"cast({self.array}({', '.join(self.string(v) for v in value)}) as {type_})"
+        if value is None:
+            return f"cast(null as {type_})"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        return self.string(value)
+
+
+DUCKDB = Dialect(
+    "duckdb", quote_identifier, quote_string, "varchar", "integer", "bigint", "boolean", "varchar[]", "list_value"
+)
+SPARK = Dialect("spark", spark_identifier, spark_string, "string", "int", "bigint", "boolean", "array<string>", "array")
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
