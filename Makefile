@@ -39,7 +39,7 @@ test: setup dbt-test pytest lint score
 # The same project on Spark (in-process pyspark), compared mart by mart with the DuckDB demo build of dbt-test.
 test-spark: setup $(VENV)/.spark-installed
 	test -f target/test.duckdb || $(MAKE) dbt-test
-	$(BIN)/python -m pytest tests/spark
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/spark
 
 $(VENV)/.spark-installed: requirements-spark.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.txt

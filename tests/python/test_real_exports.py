@@ -257,11 +257,10 @@ FORMAT_FILES = {
 ZIP_MEMBERS = {"runs.zip": "!export/billing_runs.tsv", "runs_bom.zip": "!export/runs.csv"}
 
 
-@pytest.fixture(scope="module")
-def every_format(tmp_path_factory, reference):
-    """The reference runs split into one part per format (and a plain CSV part), built in one folder, with
-    files that are no exports beside them."""
-    root = tmp_path_factory.mktemp("formats")
+def write_every_format(root: Path) -> tuple[Path, dict[str, list[str]]]:
+    """The reference runs split into one part per format (and a plain CSV part) in ``root/exports``, with files
+    that are no exports beside them. Returns the folder and the IDs of each format's file. (make test-spark builds
+    the same folder on Spark.)"""
     src = root / "plain"
     entity_path, run_path = write_exports(src, bill_runs=RUNS)
     header, rows = read_csv(run_path)
@@ -280,6 +279,13 @@ def every_format(tmp_path_factory, reference):
     (exports / ".DS_Store").write_bytes(b"\x00\x01")
     (exports / ".hidden").mkdir()
     (exports / ".hidden" / "old.csv").write_text("not read")
+    return exports, ids
+
+
+@pytest.fixture(scope="module")
+def every_format(tmp_path_factory, reference):
+    root = tmp_path_factory.mktemp("formats")
+    exports, ids = write_every_format(root)
     result = build(exports, root / "wh")
     return {"result": result, "exports": exports, "ids": ids, "db": root / "wh" / "zuora.duckdb"}
 

@@ -1,0 +1,83 @@
+"""Real export folders on Spark: the folders the Python suite generates, built on both engines and compared.
+
+One folder holds two tenants, each in its own sub-folder named by an extractor's state file (so that the two
+generated data sets, which share IDs, stay apart): ``formats`` is the every-format folder of test_real_exports (CSV
+with every delimiter, gzip, TSV, DSV, JSON arrays and lines, Excel, ZIP, a byte-order mark, API-name headers,
+columns and files that are no part of the data source) in a tenant time zone other than the build's, and
+``bad_rows`` the row-level bad-input folder of test_bad_input (every quarantine reason, every cleaning rule, AQuA's
+deleted flag, a header-only file). ``python -m zuora_wh build`` builds it on DuckDB and, at the same time, with
+``--target spark``; every mart must be equal, row for row. Each file-level problem of test_bad_input stops the Spark
+build the same way, with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import query, zuora_wh
+from spark_helpers import finish, mart_differences, spark_results, start_build
+from test_bad_input import FILE_ERRORS, _fresh_folder, write_bad_rows
+from test_real_exports import write_every_format
+
+from zuora_wh.cli import build_db_path, spark_dir
+from zuora_wh.tenants import STATE_FILE
+
+TENANTS = {"formats": "Europe/Berlin", "bad_rows": None}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spark_exports")
+    exports = root / "exports"
+    exports.mkdir()
+    generated, _ = write_every_format(root / "formats")
+    generated.rename(exports / "formats")
+    write_bad_rows(exports / "bad_rows")
+    for tenant, zone in TENANTS.items():
+        (exports / tenant / STATE_FILE).write_text(json.dumps({"tenant": tenant, "time_zone": zone}))
+    on_duckdb = start_build(root / "duckdb", exports, "--no-publish")
+    on_spark = start_build(root / "spark", exports, "--target", "spark")
+    return {"exports": exports, "root": root, "duckdb": finish(on_duckdb), "spark": finish(on_spark)}
+
+
+def test_every_model_and_test_ends_on_spark_as_on_duckdb(both):
+    """Every model builds and every data test passes on Spark, except the warnings this folder is made to raise
+    (a shared Billing Run Number, a processed run without counts), which are the same on both engines."""
+    spark = {r["unique_id"]: r["status"] for r in spark_results(both["root"] / "spark", both["exports"])}
+    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
+    duck = {r["unique_id"]: r["status"] for r in json.loads((built.parent / "target" / "run_results.json")
+                                                             .read_text())["results"]}  # fmt: skip
+    assert {u.split(".")[0] for u in spark} >= {"model", "test"}
+    assert {u for u, s in spark.items() if s not in ("success", "pass", "no-op")} == {
+        u for u, s in duck.items() if s not in ("success", "pass", "no-op")
+    }
+    assert "warn" in spark.values()
+    missing = {u for u in duck if u not in spark and "status_changes" not in u and "snap_zuora" not in u}
+    assert not missing, f"built on DuckDB only: {sorted(missing)}"
+
+
+def test_both_tenants_and_every_file_are_built(both):
+    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
+    tenants = query(built, "select tenant, count(*) from marts.fct_billing_runs group by 1 order by 1")
+    assert [t for t, _ in tenants] == sorted(TENANTS)
+    assert "exports: " in both["spark"] and "warning: " in both["spark"]  # the same file check, its warnings
+
+
+def test_every_mart_equals_duckdbs_row_for_row(both):
+    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
+    compared, differences = mart_differences(built, spark_dir(build_db_path((both["root"] / "spark").resolve(),
+                                                                            both["exports"])))  # fmt: skip
+    assert compared >= 10 and not differences, "\n".join(differences)
+
+
+@pytest.mark.parametrize("name", sorted(FILE_ERRORS))
+def test_file_level_problem_is_one_clear_line_on_spark(tmp_path, name):
+    make, message = FILE_ERRORS[name]
+    exports = _fresh_folder(tmp_path)
+    bad = make(exports)
+    result = zuora_wh("build", "--export-dir", str(exports), "--target", "spark", warehouse=tmp_path / "wh")
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().startswith(f"error: {bad}: {message}") and "\n" not in result.stderr.strip()
+    assert not any((tmp_path / "wh").rglob("metastore_db")), "Spark never started"
