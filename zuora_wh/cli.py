@@ -1,7 +1,8 @@
 """The warehouse's command line: ``python -m zuora_wh COMMAND`` (or the ``zuora-wh`` console script).
 
     build     check the exports (--export-dir or ZUORA_EXPORT_DIR, else the embedded demo), dbt build into the
-              build file, and publish the result only if the build and every error-severity test passed
+              build file, and publish the result only if the build and every error-severity test passed; with
+              --target spark, the same build on Spark (its marts stay in its metastore: nothing is published)
     publish   publish the last build again (the served DuckDB file and the Parquet files)
     report    the summary of the published build: files read, rows loaded, rejected by reason, superseded;
               with --html FILE, the bill-run health page (charts, stuck runs, freshness) and a PNG of each chart
@@ -35,7 +36,7 @@ from zuora_wh import read_exports
 from zuora_wh.errors import BuildBusy, ExportError, UsageError, WarehouseError
 from zuora_wh.publish import build_lock, publish
 from zuora_wh.report import summary
-from zuora_wh.sql import SPARK
+from zuora_wh.sql import SPARK, spark_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "zuora.duckdb"
@@ -100,7 +101,7 @@ def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET
             "SPARK_LOCAL_IP": "127.0.0.1",
             **os.environ,
             "ZUORA_SPARK_DIR": str(folder),
-            "ZUORA_SPARK_RAW_LAYER": str(folder / SPARK_RAW_LAYER),
+            "ZUORA_SPARK_RAW_LAYER": spark_path(str(folder / SPARK_RAW_LAYER)),
         }
         if target == SPARK_TARGET
         else {}
@@ -282,6 +283,7 @@ def cmd_build_spark(args) -> int:
                 raise
             for warning in read_exports.warnings(files, ignored):
                 print(f"warning: {warning}", file=sys.stderr)
+            read_exports.readable_by_spark(files, folder / "cache")
             every = {ef.display_name for ef in files}
             sql = read_exports.raw_layer(export_dir, files, every, ignored, SPARK)
             statements.write_text("".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql)))

@@ -38,6 +38,7 @@ import gzip
 import hashlib
 import io
 import re
+import shutil
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -48,7 +49,7 @@ import duckdb
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, ENTITY_FIELDS, Field
 from zuora_wh.errors import ExportError
-from zuora_wh.sql import DUCKDB, SPARK, Dialect
+from zuora_wh.sql import DUCKDB, SPARK, Dialect, spark_path
 from zuora_wh.sql import quote_string as _s
 from zuora_wh.tenants import FolderTenant, folder_tenant
 
@@ -578,6 +579,16 @@ def _json_is_array(ef: ExportFile) -> bool:
     return start.startswith(b"[")
 
 
+def readable_by_spark(files: list[ExportFile], cache_dir: Path) -> None:
+    """Hadoop (Spark's file layer) cannot open a path with a colon in a name (``runs 10:30.csv``): such a file is
+    read from a copy in the cache, as ZIP members and workbooks are. The file keeps its name everywhere else."""
+    for ef in files:
+        if ":" in str(ef.path):
+            source = ef.path
+            ef.path = _cached(cache_dir, str(source.resolve()), source.name.replace(":", "_"), ef.stamp,
+                              lambda target, source=source: shutil.copyfile(source, target))  # fmt: skip
+
+
 def _spark_file_view(ef: ExportFile) -> tuple[str, dict[str, str]]:
     """Spark: the statement that lays a temporary view over one file, and each header's column in it. A delimited
     file's columns are named by position (Spark skips the header line; a byte-order mark cannot leak into a name);
@@ -590,7 +601,7 @@ def _spark_file_view(ef: ExportFile) -> tuple[str, dict[str, str]]:
     else:
         names = {h: f"c{i}" for i, h in enumerate(ef.header, start=1)}
         options = {"header": "true", "sep": ef.delimiter, "quote": '"', "escape": '"', "multiLine": "true"}
-    options = {"path": str(ef.path), **options, "mode": "FAILFAST", "encoding": "UTF-8"}
+    options = {"path": spark_path(str(ef.path)), **options, "mode": "FAILFAST", "encoding": "UTF-8"}
     schema = ", ".join(f"{q(name)} string" for name in names.values())
     view = f"zuora_raw_file_{ef.order}"
     return (

@@ -6,6 +6,7 @@ DuckDB is the engine of every command; Spark only receives the raw layer over an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,12 @@ def spark_string(text: str) -> str:
     """Spark: ``it's`` -> ``'it\\'s'``: Spark's string literals take backslash escapes (two literals side by side
     are joined, so doubling a quote would drop it)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def spark_path(path: str) -> str:
+    """A file's path as Spark takes it: Hadoop reads a path as a glob pattern, so its glob characters are escaped
+    (a file named ``runs [1].csv`` is that file, not ``runs 1.csv``)."""
+    return re.sub(r"([\\*?\[\]{}])", r"\\\1", path)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ def both(tmp_path_factory):
     exports.mkdir()
     generated, _ = write_every_format(root / "formats")
     generated.rename(exports / "formats")
+    # a name with a space, an apostrophe, a backslash, glob characters and a colon (which Hadoop cannot open: Spark
+    # reads a copy), read as DuckDB reads it
+    (exports / "formats" / "runs_plain.csv").rename(exports / "formats" / "runs plain (Jan's \\ copy) [1] 10:30.csv")
     write_bad_rows(exports / "bad_rows")
     for tenant, zone in TENANTS.items():
         (exports / tenant / STATE_FILE).write_text(json.dumps({"tenant": tenant, "time_zone": zone}))
@@ -81,3 +84,12 @@ def test_file_level_problem_is_one_clear_line_on_spark(tmp_path, name):
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.strip().startswith(f"error: {bad}: {message}") and "\n" not in result.stderr.strip()
     assert not any((tmp_path / "wh").rglob("metastore_db")), "Spark never started"
+
+
+def test_no_java_is_one_clear_line(tmp_path):
+    result = zuora_wh("build", "--target", "spark", warehouse=tmp_path / "wh",
+                      env={"PATH": str(tmp_path / "nowhere"), "JAVA_HOME": ""})  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip() == "error: --target spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"
+    )
