@@ -94,6 +94,21 @@ def test_a_missing_export_folder_names_where_it_came_from(tmp_path):
     assert not (tmp_path / "wh" / "build").exists() or not any((tmp_path / "wh" / "build").iterdir())
 
 
+def test_spark_without_its_extras_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    """--target spark on an install without requirements-spark.txt says what to install (make test-spark, which has
+    them, checks the missing Java)."""
+    import importlib.util
+
+    from zuora_wh import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    assert cli.main(["--warehouse-dir", str(tmp_path / "wh"), "build", "--target", "spark"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("error: --target spark needs Spark's extras: ") and "requirements-spark.txt" in line
+    assert "\n" not in line and not (tmp_path / "wh").exists()
+
+
 def test_docs_work_while_a_tool_holds_the_served_file(built):
     """dbt never opens the served file: a tool with a read-write connection (which takes the file's lock) does
     not stop the docs."""
