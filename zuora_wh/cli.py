@@ -49,6 +49,9 @@ PARSE_CACHE = ROOT / "target" / "parse-cache"
 EXIT_BUSY = BuildBusy.exit_code
 # The raw layer's statements for Spark, written by the build into the Spark folder (macro zuora_spark_raw_layer).
 SPARK_RAW_LAYER = "raw_layer.jsonl"
+SPARK_LOADED = (
+    "export_files_loaded.json"  # what the last successful Spark build loaded (raw.export_files_loaded on DuckDB)
+)
 
 
 def _warehouse_dir(args) -> Path:
@@ -261,8 +264,8 @@ def cmd_build(args) -> int:
 def cmd_build_spark(args) -> int:
     """The build on Spark (dbt-spark's session method, in this machine): the same file check, then the raw layer
     laid by the build itself (macro zuora_spark_raw_layer runs the statements written here), every model and test.
-    Always from every file (Spark rebuilds the incremental models whole); nothing is published: the marts are
-    tables of the Spark build's metastore."""
+    Incremental as on DuckDB (new files only, unless files the last build loaded are gone or changed): the files
+    loaded are recorded in the Spark folder. Nothing is published: the marts are tables of its metastore."""
     _check_spark()
     warehouse_dir = _warehouse_dir(args)
     export_dir = _export_dir(args)
@@ -272,26 +275,27 @@ def cmd_build_spark(args) -> int:
         first_attempt = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
-        statements = folder / SPARK_RAW_LAYER
+        statements, loaded_file = folder / SPARK_RAW_LAYER, folder / SPARK_LOADED
         statements.unlink(missing_ok=True)
+        full_refresh = args.full_refresh
         if export_dir is not None:
             try:
-                files, ignored = read_exports.prepare(export_dir, cache_dir=folder / "cache")
-            except ExportError:
+                loaded = {} if full_refresh else read_exports.loaded_files_of_json(loaded_file)
+                files, ignored, new, full_refresh = _plan(export_dir, folder / "cache", loaded, full_refresh)
+            except (ExportError, UsageError):
                 if first_attempt:
                     shutil.rmtree(folder, ignore_errors=True)
                 raise
-            for warning in read_exports.warnings(files, ignored):
-                print(f"warning: {warning}", file=sys.stderr)
             read_exports.readable_by_spark(files, folder / "cache")
-            every = {ef.display_name for ef in files}
-            sql = read_exports.raw_layer(export_dir, files, every, ignored, SPARK)
+            sql = read_exports.raw_layer(export_dir, files, new, ignored, SPARK)
             statements.write_text("".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql)))
-            print(f"exports: {len(files)} files in {export_dir}: every one to load (Spark builds from every file)")
-        rc = run_dbt(build_db, export_dir, ["build", *args.dbt_args], SPARK_TARGET)
+        dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
+        rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET)
         if rc != 0:
             print(f"error: dbt build on Spark failed (exit {rc})", file=sys.stderr)
             return rc
+        if export_dir is not None:
+            read_exports.mark_loaded_json(loaded_file, files)
     print(f"built on Spark: the marts are the tables of schema marts in the metastore of {folder} (Parquet under "
           f"{folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)")  # fmt: skip
     return 0
@@ -313,30 +317,33 @@ def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool
     must be a full refresh (asked for, or because files the last build loaded were removed or changed)."""
     with duckdb.connect(str(build_db)) as con:
         loaded = {} if full_refresh else read_exports.loaded_files_of(con)
-        files, ignored = read_exports.prepare(export_dir, cache_dir=build_db.parent / "cache", known=loaded)
-        for warning in read_exports.warnings(files, ignored):
-            print(f"warning: {warning}", file=sys.stderr)
-        diff = read_exports.changes(loaded, files)
-        stale = diff.stale(loaded)
-        if stale:
-            # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
-            # replaced must leave the marts, which only a rebuild from every file does.
-            removed = [f for f in diff.removed if f in stale]
-            changed = [f for f in diff.changed if f in stale]
-            what = [f"{len(removed)} removed"] if removed else []
-            what += [f"{len(changed)} changed in content"] if changed else []
-            shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
-            print(
-                f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file"
-            )
-            full_refresh = True
-        new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
+        files, ignored, new, full_refresh = _plan(export_dir, build_db.parent / "cache", loaded, full_refresh)
         read_exports.register(con, export_dir, files, new, ignored)
-    unchanged = len(files) - len(new)
-    print(
-        f"exports: {len(files)} files in {export_dir}: {len(new)} to load, {unchanged} unchanged since the last build"
-    )
     return full_refresh
+
+
+def _plan(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bool):
+    """Check every export file against what the last build loaded (on either engine): (the files, the ignored files,
+    the names of the files to load, whether the build must be a full refresh)."""
+    files, ignored = read_exports.prepare(export_dir, cache_dir=cache_dir, known=loaded)
+    for warning in read_exports.warnings(files, ignored):
+        print(f"warning: {warning}", file=sys.stderr)
+    diff = read_exports.changes(loaded, files)
+    stale = diff.stale(loaded)
+    if stale:
+        # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
+        # replaced must leave the marts, which only a rebuild from every file does.
+        removed = [f for f in diff.removed if f in stale]
+        changed = [f for f in diff.changed if f in stale]
+        what = [f"{len(removed)} removed"] if removed else []
+        what += [f"{len(changed)} changed in content"] if changed else []
+        shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
+        print(f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file")
+        full_refresh = True
+    new = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
+    print(f"exports: {len(files)} files in {export_dir}: {len(new)} to load, {len(files) - len(new)} unchanged since "
+          "the last build")  # fmt: skip
+    return files, ignored, new, full_refresh
 
 
 def _last_build(args) -> tuple[Path, Path | None, Path]:

@@ -37,6 +37,7 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 import re
 import shutil
 import zipfile
@@ -720,6 +721,24 @@ def register(
     """Lay the raw layer over ``files`` in the DuckDB connection ``con`` (``raw_layer``)."""
     for statement in raw_layer(export_dir, files, new_names, ignored):
         con.execute(statement)
+
+
+def loaded_files_of_json(path: Path) -> dict[str, Loaded]:
+    """The same as ``loaded_files_of``, for a Spark build: its record is a JSON file (the command cannot open
+    Spark's metastore while dbt runs); none, or one that cannot be read, is no file loaded (a build from every
+    file)."""
+    try:
+        return {file: Loaded(**known) for file, known in json.loads(path.read_text(encoding="utf-8")).items()}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def mark_loaded_json(path: Path, files: list[ExportFile]) -> None:
+    """After a successful Spark build: its files are loaded (``mark_loaded`` for DuckDB), written atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({ef.display_name: {"fingerprint": ef.fingerprint, "stamp": ef.stamp, "kind": ef.kind}
+                               for ef in files}, indent=1), encoding="utf-8")  # fmt: skip
+    tmp.replace(path)
 
 
 def mark_loaded(con) -> None:

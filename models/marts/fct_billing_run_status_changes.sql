@@ -1,11 +1,9 @@
 {#-
-  One row per change of a bill run's status, as successive builds saw them (the snapshot
-  snap_zuora__billing_run_status): from which status to which, when (the Updated Date of the version that shows the
-  new status), and how long the run had been in the previous status (from the first version that showed it).
-  Versions that change only the counts or the Updated Date are no change of status.
+  One row per change of a bill run's status, as successive builds saw them (int_zuora__billing_run_status_history):
+  from which status to which, when (the Updated Date of the version that shows the new status), and how long the run
+  had been in the previous status (from the first version that showed it). Versions that change only the counts or
+  the Updated Date are no change of status.
 -#}
-
-{{ config(enabled=target.type != 'spark') }}
 
 with
 
@@ -13,8 +11,8 @@ versions as (
 
     select
         *,
-        lag(status) over (partition by tenant, billing_run_id order by dbt_valid_from) as status_before
-    from {{ ref('snap_zuora__billing_run_status') }}
+        lag(status) over (partition by tenant, billing_run_id order by updated_at) as status_before
+    from {{ ref('int_zuora__billing_run_status_history') }}
 
 ),
 
@@ -34,8 +32,8 @@ changes as (
         billing_run_number,
         status as to_status,
         updated_at as changed_at,
-        lag(status) over (partition by tenant, billing_run_id order by dbt_valid_from) as from_status,
-        lag(updated_at) over (partition by tenant, billing_run_id order by dbt_valid_from) as from_status_since
+        lag(status) over (partition by tenant, billing_run_id order by updated_at) as from_status,
+        lag(updated_at) over (partition by tenant, billing_run_id order by updated_at) as from_status_since
     from entered
 
 ),

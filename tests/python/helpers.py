@@ -18,7 +18,6 @@ PROJECT_PARTS = (
     "profiles.yml",
     "macros",
     "models",
-    "snapshots",
     "tests/generic",
     "seeds/_zuora__seeds.yml",
     "seeds/zuora_reject_reasons.csv",

@@ -20,7 +20,6 @@ from helpers import ROOT
 
 from zuora_wh.cli import build_db_path, spark_dir
 
-NOT_ON_SPARK = {"fct_billing_run_status_changes"}  # reads the snapshot, which Spark builds without Delta cannot take
 NOT_COMPARED = {"built_at", "dbt_invocation_id"}  # when and by which invocation each engine built
 
 
@@ -62,7 +61,7 @@ def mart_differences(duckdb_file: Path, spark_folder: Path) -> tuple[int, list[s
     with duckdb.connect(str(duckdb_file), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
         marts = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "
-                                           "'marts' order by 1").fetchall() if t not in NOT_ON_SPARK]  # fmt: skip
+                                           "'marts' order by 1").fetchall()]  # fmt: skip
         for mart in marts:
             columns = [c for (c,) in con.execute(
                 "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "

@@ -4,8 +4,7 @@ compared with DuckDB: `make test-spark`, after `make dbt-test` built the demo on
 One `python -m zuora_wh build --target spark` of the demo runs every model, every data test and every unit test on
 Spark; then every mart Spark wrote is compared with DuckDB's, row for row and column for column, timestamps in UTC
 and nulls equal. Any difference fails with the differing rows shown. Not compared: the build's own time and dbt
-invocation (they differ by nature), and the status history, which needs a snapshot (Delta on Spark: README, Run on
-Spark or Databricks).
+invocation (they differ by nature).
 """
 
 from __future__ import annotations
