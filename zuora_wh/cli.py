@@ -49,9 +49,8 @@ PARSE_CACHE = ROOT / "target" / "parse-cache"
 EXIT_BUSY = BuildBusy.exit_code
 # The raw layer's statements for Spark, written by the build into the Spark folder (macro zuora_spark_raw_layer).
 SPARK_RAW_LAYER = "raw_layer.jsonl"
-SPARK_LOADED = (
-    "export_files_loaded.json"  # what the last successful Spark build loaded (raw.export_files_loaded on DuckDB)
-)
+# What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
+SPARK_LOADED = "export_files_loaded.json"
 
 
 def _warehouse_dir(args) -> Path:
