@@ -1,4 +1,4 @@
-"""Real Zuora export files: find them, check them, and lay the raw layer over them as DuckDB views.
+"""Real Zuora export files: find them, check them, and lay the raw layer over them (DuckDB views, or Spark tables).
 
 A folder of exports may hold Billing Run exports, Entity exports and the combined file Zuora's UI writes for
 the data source (Billing Run and Entity columns side by side), headed by labels (``Billing Run: Status``) or
@@ -12,8 +12,9 @@ API names (``BillingRun.Status``), in every format Zuora writes (see ``FORMATS``
 
 UTF-8 with or without a byte-order mark. ``prepare`` checks every file (a file-level problem is an
 ``ExportError`` naming the file and what is wrong) and classifies it by its header; other files in the folder
-are listed as ignored (hidden files and folders are skipped without a word). ``register`` creates, in the
-build database, the views the dbt sources read:
+are listed as ignored (hidden files and folders are skipped without a word). ``raw_layer`` writes the statements
+that create what the dbt sources read, for DuckDB (``register`` runs them in the build database) or for Spark (the
+build runs them: ``macros/spark_raw_layer.sql``):
 
 - ``raw.billing_run_export``: every Billing Run row of every file, under Zuora's label names, all text;
 - ``raw.entity_export``: every Entity row of the Entity exports and of the combined files;
@@ -27,7 +28,8 @@ records has a ``Deleted`` column (the raw views' column of that name; empty for 
 
 DuckDB reads the files in place (``read_csv`` / ``read_json`` with explicit all-text columns, no type
 sniffing); nothing is copied through Python, except members of ZIP files and Excel workbooks, which are
-written once into a cache folder.
+written once into a cache folder (and, for Spark, a file whose name has a colon). Spark reads each file into a
+temporary view with all-text columns, and the two exports' tables are written from them.
 """
 
 from __future__ import annotations
