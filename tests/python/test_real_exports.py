@@ -145,6 +145,29 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
 
 
+def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
+    """A Spark build keeps what it loaded in a JSON file (the command cannot read Spark's metastore): read back, it
+    tells new, changed and removed files as the DuckDB build's table does; a damaged record means every file is
+    loaded again (make test-spark runs the incremental Spark build itself)."""
+    from zuora_wh import read_exports
+
+    entity, runs = write_exports(tmp_path / "exports", bill_runs=20)
+    record = tmp_path / "export_files_loaded.json"
+    files, _ = read_exports.prepare(tmp_path / "exports", tmp_path / "cache")
+    read_exports.mark_loaded_json(record, files)
+    loaded = read_exports.loaded_files_of_json(record)
+    assert read_exports.changes(loaded, files).unchanged == 2
+    reexport = write_reexport(tmp_path / "exports", bill_runs=20, share=0.5)
+    runs.write_text(runs.read_text().replace("Posted", "Completed", 1))
+    entity.unlink()
+    files, _ = read_exports.prepare(tmp_path / "exports", tmp_path / "cache", known=loaded)
+    diff = read_exports.changes(loaded, files)
+    assert (diff.new, diff.changed, diff.removed) == ([str(reexport)], [str(runs)], [str(entity)])
+    assert diff.stale(loaded) == [str(runs)], "a changed bill-run file makes a full refresh, a removed entity file not"
+    record.write_text("{not json")
+    assert read_exports.loaded_files_of_json(record) == {}
+
+
 def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(tmp_path):
     """Changes are told by content: a file copied over itself, or touched, is the same export."""
     exports = tmp_path / "exports"
