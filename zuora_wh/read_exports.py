@@ -53,6 +53,7 @@ import duckdb
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, ENTITY_FIELDS, Field
 from zuora_wh.errors import ExportError
 from zuora_wh.sql import DUCKDB, SPARK, Dialect, spark_path
+from zuora_wh.sql import quote_identifier as _q
 from zuora_wh.sql import quote_string as _s
 from zuora_wh.tenants import FolderTenant, folder_tenant
 
@@ -592,11 +593,23 @@ def readable_by_spark(files: list[ExportFile], cache_dir: Path) -> None:
                               lambda target, source=source: shutil.copyfile(source, target))  # fmt: skip
 
 
-def _spark_file_view(ef: ExportFile) -> tuple[str, dict[str, str]]:
-    """Spark: the statement that lays a temporary view over one file, and each header's column in it. A delimited
-    file's columns are named by position (Spark skips the header line; a byte-order mark cannot leak into a name);
-    a JSON file's are its keys. Every value is text; a row that does not fit fails the build (FAILFAST), though
-    ``inspect`` has already read the file the way DuckDB does."""
+@dataclass
+class _Source:
+    """How one engine reads one file: statements to run first, the relation to select from, and the column of
+    each header in it."""
+
+    setup: list[str]
+    relation: str
+    column: dict[str, str]
+
+
+def _source(ef: ExportFile, dialect: Dialect) -> _Source:
+    """DuckDB: a ``read_csv`` / ``read_json`` call in place, its columns the header's names. Spark: a temporary
+    view over the file. A delimited file's columns are named by position there (Spark skips the header line; a
+    byte-order mark cannot leak into a name); a JSON file's are its keys. Every value is text; a row that does not
+    fit fails the build (FAILFAST), though ``inspect`` has already read the file the way DuckDB does."""
+    if dialect is DUCKDB:
+        return _Source([], _read(ef), {h: _q(h) for h in ef.header})
     q, lit = SPARK.identifier, SPARK.string
     if ef.reader == "json":
         names = {h: h for h in ef.header}
@@ -607,11 +620,12 @@ def _spark_file_view(ef: ExportFile) -> tuple[str, dict[str, str]]:
     options = {"path": spark_path(str(ef.path)), **options, "mode": "FAILFAST", "encoding": "UTF-8"}
     schema = ", ".join(f"{q(name)} string" for name in names.values())
     view = f"zuora_raw_file_{ef.order}"
-    return (
-        f"create or replace temporary view {view} ({schema}) using {'json' if ef.reader == 'json' else 'csv'} "
-        f"options ({', '.join(f'{k} {lit(v)}' for k, v in options.items())})",
+    return _Source(
+        [f"create or replace temporary view {view} ({schema}) using {'json' if ef.reader == 'json' else 'csv'} "
+         f"options ({', '.join(f'{k} {lit(v)}' for k, v in options.items())})"],
+        view,
         {h: f"{view}.{q(name)}" for h, name in names.items()},
-    )
+    )  # fmt: skip
 
 
 # The raw views' lineage columns (before the fields), with their types (sql.Dialect's attribute names).
@@ -619,44 +633,37 @@ LINEAGE = {"_source_file": "text", "_source_file_order": "integer", "_is_new_fil
            "_source_row_number": "bigint", "_tenant": "text", "_tenant_timezone": "text"}  # fmt: skip
 
 
-def _select(ef: ExportFile, columns: dict[str, str], labels: list[str], new_files: set[str], dialect: Dialect,
-            required: str | None = None) -> tuple[list[str], str]:  # fmt: skip
-    """(statements to run first, the select of one file's rows under the view's columns) in ``dialect``; with
-    ``required``, only the rows with a value in that column (a label)."""
+def _select(ef: ExportFile, source: _Source, columns: dict[str, str], labels: list[str], new_files: set[str],
+            dialect: Dialect, required: str | None = None) -> str:  # fmt: skip
+    """The select of one file's rows under the view's columns in ``dialect``; with ``required``, only the rows with
+    a value in that column (a label)."""
     q = dialect.identifier
-    if dialect is SPARK:
-        view, column = _spark_file_view(ef)
-        setup, source = [view], f"zuora_raw_file_{ef.order}"
-        row_number = "row_number() over (order by monotonically_increasing_id())"  # the file's order, as read
-    else:
-        setup, source, column, row_number = [], _read(ef), {h: q(h) for h in ef.header}, "row_number() over ()"
     tenant = ef.tenant or FolderTenant(None, None)
     lineage = [dialect.literal(ef.display_name, dialect.text), str(ef.order),
-               dialect.literal(ef.display_name in new_files, dialect.boolean), row_number,
+               dialect.literal(ef.display_name in new_files, dialect.boolean), dialect.row_number,
                dialect.literal(tenant.name, dialect.text), dialect.literal(tenant.time_zone, dialect.text)]  # fmt: skip
     cols = [f"{value} as {name}" for value, name in zip(lineage, LINEAGE, strict=True)]
-    cols += [f"{column[columns[label]]} as {q(label)}" if label in columns
+    cols += [f"{source.column[columns[label]]} as {q(label)}" if label in columns
              else f"{dialect.literal(None, dialect.text)} as {q(label)}" for label in labels]  # fmt: skip
-    where = f" where trim(coalesce({column[columns[required]]}, '')) <> ''" if required else ""
-    return setup, f"select {', '.join(cols)} from {source}{where}"
+    where = f" where trim(coalesce({source.column[columns[required]]}, '')) <> ''" if required else ""
+    return f"select {', '.join(cols)} from {source.relation}{where}"
 
 
-def _union(selects: list[tuple[list[str], str]], labels: list[str], dialect: Dialect) -> tuple[list[str], str]:
+def _union(selects: list[str], labels: list[str], dialect: Dialect) -> str:
     if selects:
-        return [s for setup, _ in selects for s in setup], "\nunion all\n".join(select for _, select in selects)
+        return "\nunion all\n".join(selects)
     empty = [f"{dialect.literal(None, getattr(dialect, t))} as {c}" for c, t in LINEAGE.items()]
     empty += [f"{dialect.literal(None, dialect.text)} as {dialect.identifier(label)}" for label in labels]
-    return [], f"select {', '.join(empty)} where false"
+    return f"select {', '.join(empty)} where false"
 
 
-def _relation(name: str, union: tuple[list[str], str], dialect: Dialect) -> list[str]:
+def _relation(name: str, select: str, dialect: Dialect) -> list[str]:
     """DuckDB: a view (the files are read in place at every query). Spark: a Parquet table written from the files'
     temporary views (the Hive metastore cannot hold a view's text this long, and temporary views end with the
     session)."""
-    setup, select = union
     if dialect is SPARK:
-        return [*setup, f"drop table if exists {name}", f"create table {name} using parquet as\n{select}"]
-    return [*setup, f"create or replace view {name} as\n{select}"]
+        return [f"drop table if exists {name}", f"create table {name} using parquet as\n{select}"]
+    return [f"create or replace view {name} as\n{select}"]
 
 
 def _table(name: str, columns: dict[str, str], rows: list[tuple], dialect: Dialect) -> list[str]:
@@ -693,14 +700,15 @@ def raw_layer(
     """The statements that lay the raw layer the dbt sources read (schema raw) over ``files``, in ``dialect``;
     ``new_names`` are the files that are new or changed since the last build (every file on a first build or a
     full refresh)."""
-    runs = [_select(ef, {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
+    sources = {ef.order: _source(ef, dialect) for ef in files}
+    runs = [_select(ef, sources[ef.order], {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
                     BILLING_RUN_VIEW_COLUMNS, new_names, dialect)
             for ef in files if ef.billing_run_columns]  # fmt: skip
-    entities = [_select(ef, ef.entity_columns, ENTITY_LABELS, new_names, dialect) for ef in files
+    entities = [_select(ef, sources[ef.order], ef.entity_columns, ENTITY_LABELS, new_names, dialect) for ef in files
                 if ef.kind == "entity"]  # fmt: skip
     # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
     entities += [
-        _select(ef, ef.entity_columns, ENTITY_LABELS, new_names, dialect, required="Entity: ID")
+        _select(ef, sources[ef.order], ef.entity_columns, ENTITY_LABELS, new_names, dialect, required="Entity: ID")
         for ef in files
         if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
     ]  # fmt: skip
@@ -709,6 +717,7 @@ def raw_layer(
               for ef in files]  # fmt: skip
     return [
         "create schema if not exists raw",
+        *[statement for source in sources.values() for statement in source.setup],
         *_relation("raw.billing_run_export", _union(runs, BILLING_RUN_VIEW_COLUMNS, dialect), dialect),
         *_relation("raw.entity_export", _union(entities, ENTITY_LABELS, dialect), dialect),
         *_table("raw.export_files", EXPORT_FILES_COLUMNS, listed, dialect),

@@ -51,6 +51,8 @@ class Dialect:
     boolean: str
     texts: str
     array: str  # the function that makes an array of its arguments
+    # a row's number in the order a file is read (dbt's twin, for the demo seeds: macro zuora_row_number_in_file)
+    row_number: str
 
     def literal(self, value: str | int | bool | list[str] | None, type_: str) -> str:
         """A value as a literal of ``type_`` (one of this dialect's type names; a list is an array of text)."""
@@ -65,8 +67,9 @@ class Dialect:
         return self.string(value)
 
 
-DUCKDB = Dialect(
-    "duckdb", quote_identifier, quote_string, "varchar", "integer", "bigint", "boolean", "varchar[]", "list_value"
-)
-SPARK = Dialect("spark", spark_identifier, spark_string, "string", "int", "bigint", "boolean", "array<string>", "array")
-DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
+DUCKDB = Dialect(name="duckdb", identifier=quote_identifier, string=quote_string, text="varchar", integer="integer",
+                 bigint="bigint", boolean="boolean", texts="varchar[]", array="list_value",
+                 row_number="row_number() over ()")  # fmt: skip
+SPARK = Dialect(name="spark", identifier=spark_identifier, string=spark_string, text="string", integer="int",
+                bigint="bigint", boolean="boolean", texts="array<string>", array="array",
+                row_number="row_number() over (order by monotonically_increasing_id())")  # fmt: skip
