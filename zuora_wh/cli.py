@@ -20,6 +20,7 @@ No command prints a Python traceback, and none touches the served warehouse unle
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -96,22 +97,18 @@ def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET
     """dbt runs in the build folder, with the database and its spill folder named relative to it: then every
     build's profile is the same, and dbt's parse of the project can be shared between builds (PARSE_CACHE).
     On Spark, the folder ``spark`` beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR)."""
-    folder = spark_dir(build_db) if target == SPARK_TARGET else build_db.parent
-    spark = (
-        {
-            "TZ": "UTC",
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            **os.environ,
-            "ZUORA_SPARK_DIR": str(folder),
-            "ZUORA_SPARK_RAW_LAYER": spark_path(str(folder / SPARK_RAW_LAYER)),
-        }
-        if target == SPARK_TARGET
-        else {}
-    )
+    spark = target == SPARK_TARGET
+    folder = spark_dir(build_db) if spark else build_db.parent
+    # defaults the environment may override, then what the build decides
+    defaults = {"ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp"}
+    decided = {}
+    if spark:
+        defaults |= {"TZ": "UTC", "SPARK_LOCAL_IP": "127.0.0.1"}
+        decided = {"ZUORA_SPARK_DIR": str(folder), "ZUORA_SPARK_RAW_LAYER": spark_path(str(folder / SPARK_RAW_LAYER))}
     return {
-        "ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp",
+        **defaults,
         **os.environ,
-        **spark,
+        **decided,
         "ZUORA_DUCKDB_PATH": build_db.name,
         "ZUORA_INPUT": input_mode(export_dir),
         "DBT_PROFILES_DIR": str(ROOT),
@@ -225,20 +222,13 @@ def cmd_build(args) -> int:
     build_db = build_db_path(warehouse_dir, export_dir)
     served_db = warehouse_dir / DB_NAME
     with build_lock(warehouse_dir, wait=not args.no_wait):
-        first_attempt = not build_db.parent.exists()
-        build_db.parent.mkdir(parents=True, exist_ok=True)
-        (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
-        try:
+        with _build_folder(build_db.parent, build_db, export_dir):
             started = time.monotonic()
             full_refresh = args.full_refresh
             if export_dir is not None:
                 full_refresh = _lay_raw_views(build_db, export_dir, full_refresh)
             if not args.no_publish:
                 check_replace(served_db, export_dir, args.replace)
-        except (ExportError, UsageError):
-            if first_attempt:  # nothing worth keeping: no build, no dbt log
-                shutil.rmtree(build_db.parent, ignore_errors=True)
-            raise
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args)
         if rc != 0:
@@ -271,20 +261,14 @@ def cmd_build_spark(args) -> int:
     build_db = build_db_path(warehouse_dir, export_dir)
     folder = spark_dir(build_db)
     with build_lock(warehouse_dir, wait=not args.no_wait):
-        first_attempt = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
         statements, loaded_file = folder / SPARK_RAW_LAYER, folder / SPARK_LOADED
-        statements.unlink(missing_ok=True)
         full_refresh = args.full_refresh
-        if export_dir is not None:
-            try:
+        with _build_folder(folder, build_db, export_dir):
+            statements.unlink(missing_ok=True)
+            if export_dir is not None:
                 loaded = {} if full_refresh else read_exports.loaded_files_of_json(loaded_file)
                 files, ignored, new, full_refresh = _plan(export_dir, folder / "cache", loaded, full_refresh)
-            except (ExportError, UsageError):
-                if first_attempt:
-                    shutil.rmtree(folder, ignore_errors=True)
-                raise
+        if export_dir is not None:
             read_exports.readable_by_spark(files, folder / "cache")
             sql = read_exports.raw_layer(export_dir, files, new, ignored, SPARK)
             statements.write_text("".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql)))
@@ -298,6 +282,22 @@ def cmd_build_spark(args) -> int:
     print(f"built on Spark: the marts are the tables of schema marts in the metastore of {folder} (Parquet under "
           f"{folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)")  # fmt: skip
     return 0
+
+
+@contextlib.contextmanager
+def _build_folder(folder: Path, build_db: Path, export_dir: Path | None):
+    """The folder a build works in (the DuckDB build file's, or the Spark folder beside it), created, with the
+    input named beside the build file. A problem with the input or the command inside the block, on the folder's
+    first attempt, leaves no folder behind: nothing worth keeping, no build, no dbt log."""
+    first_attempt = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
+    try:
+        yield
+    except (ExportError, UsageError):
+        if first_attempt:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _check_spark() -> None:
