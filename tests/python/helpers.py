@@ -82,18 +82,18 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]], lineter
         writer.writerows(rows)
 
 
-def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS`` as a user would."""
+def zuora_wh_command(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> dict:
+    """The arguments of ``subprocess.run`` / ``Popen`` for ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS``, as
+    a user would run it (no export folder from the test runner's environment)."""
     full_env = {k: v for k, v in os.environ.items() if k != "ZUORA_EXPORT_DIR"}
     full_env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return {"args": [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args], "cwd": ROOT,
+            "env": full_env, "text": True}  # fmt: skip
+
+
+def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS`` as a user would."""
+    return subprocess.run(**zuora_wh_command(*args, warehouse=warehouse, env=env), capture_output=True, timeout=900)
 
 
 def query(db: Path, sql: str) -> list[tuple]:

@@ -386,17 +386,23 @@ FILE_ERRORS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(FILE_ERRORS))
-def test_file_level_problem_is_one_clear_line(tmp_path, name):
+def build_stops_with_one_line(tmp_path: Path, name: str, *args: str) -> None:
+    """A build (with ``args``) of a fresh folder holding the broken file of FILE_ERRORS' case ``name`` exits 2 with
+    one line naming the file and the problem, and no traceback. (make test-spark checks the same on Spark.)"""
     make, message = FILE_ERRORS[name]
     exports = _fresh_folder(tmp_path)
     bad = make(exports)
-    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
+    result = zuora_wh("build", "--export-dir", str(exports), *args, warehouse=tmp_path / "wh")
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Traceback" not in result.stderr + result.stdout
     line = result.stderr.strip()
     assert "\n" not in line
     assert line.startswith(f"error: {bad}: {message}")
+
+
+@pytest.mark.parametrize("name", sorted(FILE_ERRORS))
+def test_file_level_problem_is_one_clear_line(tmp_path, name):
+    build_stops_with_one_line(tmp_path, name)
     assert not (tmp_path / "wh" / "zuora.duckdb").exists(), "nothing is published"
 
 

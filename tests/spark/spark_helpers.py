@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
-from helpers import ROOT
+from helpers import zuora_wh_command
 
-from zuora_wh.cli import build_db_path, spark_dir
+from zuora_wh.cli import DUCKDB_TARGET, SPARK_TARGET, build_db_path, spark_dir
 
 NOT_COMPARED = {"built_at", "dbt_invocation_id"}  # when and by which invocation each engine built
 
@@ -26,11 +24,8 @@ NOT_COMPARED = {"built_at", "dbt_invocation_id"}  # when and by which invocation
 def start_build(warehouse: Path, export_dir: Path | None, *args: str) -> subprocess.Popen:
     """``python -m zuora_wh build`` of ``export_dir`` (None: the demo), started; wait with ``finish``."""
     where = ["--export-dir", str(export_dir)] if export_dir else []
-    env = {k: v for k, v in os.environ.items() if k != "ZUORA_EXPORT_DIR"} | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), "build", *where, *args], cwd=ROOT,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    command = zuora_wh_command("build", *where, *args, warehouse=warehouse)
+    return subprocess.Popen(**command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def finish(proc: subprocess.Popen, timeout: int = 1200) -> str:
@@ -39,10 +34,17 @@ def finish(proc: subprocess.Popen, timeout: int = 1200) -> str:
     return out
 
 
-def spark_results(warehouse: Path, export_dir: Path | None) -> list[dict]:
-    """run_results.json of the Spark build of ``export_dir`` in ``warehouse``."""
-    folder = spark_dir(build_db_path(warehouse.resolve(), export_dir))
-    return json.loads((folder / "target" / "run_results.json").read_text())["results"]
+def build_folder(warehouse: Path, export_dir: Path | None, target: str = DUCKDB_TARGET) -> Path:
+    """The folder of the build of ``export_dir`` (None: the demo) in ``warehouse`` on ``target``: the DuckDB build
+    file's, or the Spark folder beside it."""
+    build_db = build_db_path(warehouse.resolve(), export_dir)
+    return spark_dir(build_db) if target == SPARK_TARGET else build_db.parent
+
+
+def results(warehouse: Path, export_dir: Path | None, target: str = DUCKDB_TARGET) -> dict[str, str]:
+    """Each node's status in run_results.json of the build of ``export_dir`` in ``warehouse`` on ``target``."""
+    found = build_folder(warehouse, export_dir, target) / "target" / "run_results.json"
+    return {r["unique_id"]: r["status"] for r in json.loads(found.read_text())["results"]}
 
 
 def _normal(value):

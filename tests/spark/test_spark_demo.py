@@ -10,9 +10,10 @@ invocation (they differ by nature).
 from __future__ import annotations
 
 import pytest
-from spark_helpers import ROOT, finish, mart_differences, spark_results, start_build
+from helpers import ROOT
+from spark_helpers import build_folder, finish, mart_differences, results, start_build
 
-from zuora_wh.cli import build_db_path, spark_dir
+from zuora_wh.cli import SPARK_TARGET
 
 DUCKDB_BUILD = ROOT / "target" / "test.duckdb"
 
@@ -20,20 +21,18 @@ DUCKDB_BUILD = ROOT / "target" / "test.duckdb"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("spark_demo")
-    finish(start_build(warehouse, None, "--target", "spark"))
+    finish(start_build(warehouse, None, "--target", SPARK_TARGET))
     return warehouse
 
 
 def test_every_model_data_test_and_unit_test_passes_on_spark(demo):
-    results = spark_results(demo, None)
-    kinds = {r["unique_id"].split(".")[0] for r in results}
-    assert {"model", "seed", "test", "unit_test"} <= kinds
+    statuses = results(demo, None, SPARK_TARGET)
+    assert {"model", "seed", "test", "unit_test"} <= {u.split(".")[0] for u in statuses}
     done = ("success", "pass", "no-op")  # no-op: the saved queries, which dbt only records
-    assert all(r["status"] in done for r in results), [(r["unique_id"], r["status"]) for r in results
-                                                       if r["status"] not in done]  # fmt: skip
+    assert all(s in done for s in statuses.values()), [(u, s) for u, s in statuses.items() if s not in done]
 
 
 def test_every_mart_equals_duckdbs_row_for_row(demo):
     assert DUCKDB_BUILD.exists(), "run `make dbt-test` first (make test-spark does)"
-    compared, differences = mart_differences(DUCKDB_BUILD, spark_dir(build_db_path(demo.resolve(), None)))
+    compared, differences = mart_differences(DUCKDB_BUILD, build_folder(demo, None, SPARK_TARGET))
     assert compared >= 10 and not differences, "\n".join(differences)

@@ -14,14 +14,15 @@ build the same way, with one line naming the file.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import query, zuora_wh
-from spark_helpers import finish, mart_differences, spark_results, start_build
-from test_bad_input import FILE_ERRORS, _fresh_folder, write_bad_rows
+from spark_helpers import build_folder, finish, mart_differences, results, start_build
+from test_bad_input import FILE_ERRORS, build_stops_with_one_line, write_bad_rows
 from test_real_exports import RUNS, write_every_format
 
-from zuora_wh.cli import build_db_path, spark_dir
+from zuora_wh.cli import DB_NAME, SPARK_TARGET
 from zuora_wh.generate import write_reexport
 from zuora_wh.tenants import STATE_FILE
 
@@ -41,25 +42,27 @@ def both(tmp_path_factory):
     write_bad_rows(exports / "bad_rows")
     for tenant, zone in TENANTS.items():
         (exports / tenant / STATE_FILE).write_text(json.dumps({"tenant": tenant, "time_zone": zone}))
-    first = [start_build(root / "duckdb", exports, "--no-publish"), start_build(root / "spark", exports, "--target",
-                                                                                 "spark")]  # fmt: skip
-    [finish(build) for build in first]
+    build_on_both(root, exports)
     # then a re-export that moves a fifth of the formats tenant's runs one status further, and adds new runs: an
     # incremental build on each engine, and the status history's second state
     write_reexport(exports / "formats", bill_runs=RUNS, share=0.2, new_runs=10)
-    second = [start_build(root / "duckdb", exports, "--no-publish"), start_build(root / "spark", exports, "--target",
-                                                                                  "spark")]  # fmt: skip
-    duckdb_output, spark_output = (finish(build) for build in second)
+    duckdb_output, spark_output = build_on_both(root, exports)
     return {"exports": exports, "root": root, "duckdb": duckdb_output, "spark": spark_output}
+
+
+def build_on_both(root: Path, exports: Path) -> tuple[str, str]:
+    """Build ``exports`` on DuckDB (root/duckdb) and on Spark (root/spark) side by side: their outputs."""
+    builds = [start_build(root / "duckdb", exports, "--no-publish"),
+              start_build(root / "spark", exports, "--target", SPARK_TARGET)]  # fmt: skip
+    duckdb_output, spark_output = (finish(build) for build in builds)
+    return duckdb_output, spark_output
 
 
 def test_every_model_and_test_ends_on_spark_as_on_duckdb(both):
     """Every model builds and every data test passes on Spark, except the warnings this folder is made to raise
     (a shared Billing Run Number, a processed run without counts), which are the same on both engines."""
-    spark = {r["unique_id"]: r["status"] for r in spark_results(both["root"] / "spark", both["exports"])}
-    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
-    duck = {r["unique_id"]: r["status"] for r in json.loads((built.parent / "target" / "run_results.json")
-                                                             .read_text())["results"]}  # fmt: skip
+    spark = results(both["root"] / "spark", both["exports"], SPARK_TARGET)
+    duck = results(both["root"] / "duckdb", both["exports"])
     assert {u.split(".")[0] for u in spark} >= {"model", "test"}
     assert {u for u, s in spark.items() if s not in ("success", "pass", "no-op")} == {
         u for u, s in duck.items() if s not in ("success", "pass", "no-op")
@@ -69,7 +72,7 @@ def test_every_model_and_test_ends_on_spark_as_on_duckdb(both):
 
 
 def test_both_tenants_are_built_and_the_second_build_is_incremental_on_both_engines(both):
-    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
+    built = build_folder(both["root"] / "duckdb", both["exports"]) / DB_NAME
     tenants = query(built, "select tenant, count(*) from marts.fct_billing_runs group by 1 order by 1")
     assert [t for t, _ in tenants] == sorted(TENANTS)
     for output in (both["duckdb"], both["spark"]):
@@ -79,21 +82,14 @@ def test_both_tenants_are_built_and_the_second_build_is_incremental_on_both_engi
 
 
 def test_every_mart_equals_duckdbs_row_for_row(both):
-    built = build_db_path((both["root"] / "duckdb").resolve(), both["exports"])
-    compared, differences = mart_differences(built, spark_dir(build_db_path((both["root"] / "spark").resolve(),
-                                                                            both["exports"])))  # fmt: skip
+    built = build_folder(both["root"] / "duckdb", both["exports"]) / DB_NAME
+    compared, differences = mart_differences(built, build_folder(both["root"] / "spark", both["exports"], SPARK_TARGET))
     assert compared >= 10 and not differences, "\n".join(differences)
 
 
 @pytest.mark.parametrize("name", sorted(FILE_ERRORS))
 def test_file_level_problem_is_one_clear_line_on_spark(tmp_path, name):
-    make, message = FILE_ERRORS[name]
-    exports = _fresh_folder(tmp_path)
-    bad = make(exports)
-    result = zuora_wh("build", "--export-dir", str(exports), "--target", "spark", warehouse=tmp_path / "wh")
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.strip().startswith(f"error: {bad}: {message}") and "\n" not in result.stderr.strip()
+    build_stops_with_one_line(tmp_path, name, "--target", SPARK_TARGET)
     assert not any((tmp_path / "wh").rglob("metastore_db")), "Spark never started"
 
 
