@@ -65,6 +65,8 @@ BILLING_RUN_TYPES: tuple[str, ...] = tuple(RULES["billing_run_types"])
 CSV_INJECTION_CHARACTERS: tuple[str, ...] = tuple(RULES["csv_injection_characters"])
 # The column AQuA adds when asked for deleted records (true on a deleted bill run), and the raw layer's name for it.
 DELETED_COLUMN: str = _VARS["zuora_deleted_column"]
+# The flag's header, as AQuA writes it (named after the object: BillingRun.Deleted) or bare; compared casefolded.
+DELETED_HEADERS: frozenset[str] = frozenset({DELETED_COLUMN.casefold(), f"BillingRun.{DELETED_COLUMN}".casefold()})
 
 
 def status_column(status: str) -> str:

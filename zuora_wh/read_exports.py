@@ -50,7 +50,7 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, ENTITY_FIELDS, Field
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, DELETED_HEADERS, ENTITY_FIELDS, Field
 from zuora_wh.errors import ExportError
 from zuora_wh.sql import DUCKDB, SPARK, Dialect, spark_path
 from zuora_wh.sql import quote_identifier as _q
@@ -101,6 +101,7 @@ class ExportFile:
     header_style: str = "label"
     deleted_columns: dict[str, str] = field(default_factory=dict)  # AQuA's deleted flag -> header as written
     tenant: FolderTenant | None = None  # named by an extractor's state file; None: the default tenant
+    extract_kind: str | None = None  # what the extractor wrote the file for (runs, entities, id_sweep); None: not it
     order: int = 0  # 1 = oldest; the newest file wins ties between versions of a row
     fingerprint: str = ""  # a hash of the content
     stamp: str = ""  # size and modification time
@@ -127,8 +128,6 @@ def _lookup() -> dict[str, tuple[str, Field]]:
 
 
 LOOKUP = _lookup()
-# AQuA names the deleted flag as its query asked (``Deleted``); a header of API names may prefix the object.
-DELETED_SPELLINGS = {DELETED_COLUMN.casefold(), f"BillingRun.{DELETED_COLUMN}".casefold()}
 
 
 def file_type(name: str) -> tuple[str, str, bool] | None:
@@ -391,7 +390,7 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
                     delimiter=delimiter, compression=compression)  # fmt: skip
     api_names = 0
     for h in header:
-        if h.casefold() in DELETED_SPELLINGS:
+        if h.casefold() in DELETED_HEADERS:
             ef.deleted_columns[DELETED_COLUMN] = h
             continue
         hit = LOOKUP.get(h.casefold())
@@ -546,6 +545,7 @@ def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None =
         if folder not in tenants:
             tenants[folder] = folder_tenant(folder, export_dir)
         ef.tenant = tenants[folder]
+        ef.extract_kind = ef.tenant.extract_kind(Path(ef.display_name)) if ef.tenant else None
     return files, ignored
 
 
@@ -690,7 +690,9 @@ ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
 BILLING_RUN_VIEW_COLUMNS = [*BILLING_RUN_LABELS, DELETED_COLUMN]
 EXPORT_FILES_COLUMNS = {"file": "text", "read_from": "text", "kind": "text", "file_format": "text",
                         "header_style": "text", "tenant": "text", "file_order": "integer", "fingerprint": "text",
-                        "stamp": "text", "is_new": "boolean", "ignored_columns": "texts"}  # fmt: skip
+                        "stamp": "text", "is_new": "boolean", "ignored_columns": "texts",
+                        "extract_kind": "text"}  # fmt: skip
+UNAVAILABLE_FIELDS_COLUMNS = {"tenant": "text", "field": "text", "reason": "text"}
 
 
 def raw_layer(
@@ -713,8 +715,11 @@ def raw_layer(
         if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
     ]  # fmt: skip
     listed = [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
-               ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns)
-              for ef in files]  # fmt: skip
+               ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns,
+               ef.extract_kind) for ef in files]  # fmt: skip
+    tenants = {ef.tenant.name: ef.tenant for ef in files if ef.tenant is not None}
+    unavailable = [(name, label, why) for name, tenant in sorted(tenants.items(), key=lambda t: t[0] or "")
+                   for label, why in sorted(tenant.unavailable.items())]  # fmt: skip
     return [
         "create schema if not exists raw",
         *[statement for source in sources.values() for statement in source.setup],
@@ -723,6 +728,7 @@ def raw_layer(
         *_table("raw.export_files", EXPORT_FILES_COLUMNS, listed, dialect),
         *_table("raw.build_input", {"built_from": "text"}, [(str(export_dir),)], dialect),
         *_table("raw.ignored_files", {"file": "text", "reason": "text"}, list(ignored), dialect),
+        *_table("raw.unavailable_fields", UNAVAILABLE_FIELDS_COLUMNS, unavailable, dialect),
     ]
 
 

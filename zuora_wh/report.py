@@ -32,6 +32,11 @@ def summary(db: Path) -> str:
         ignored = []
         if "raw.ignored_files" in tables:
             ignored = con.execute("select file, reason from raw.ignored_files order by 1").fetchall()
+        unavailable = []
+        if "raw.unavailable_fields" in tables:
+            unavailable = con.execute(
+                "select coalesce(tenant, 'default'), field, reason from raw.unavailable_fields order by all"
+            ).fetchall()
         info = None
         if "marts.dim_warehouse_build" in tables:
             info = con.execute("select built_from, built_at, data_as_of from marts.dim_warehouse_build").fetchone()
@@ -71,6 +76,12 @@ def summary(db: Path) -> str:
         lines.append(f"input: {info[0]}; built {info[1]:%Y-%m-%d %H:%M:%S} UTC; {as_of}")
     if ignored:
         lines.append(f"ignored, not exports: {', '.join(file for file, _ in ignored)}")
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for tenant, field, reason in unavailable:
+        by_reason.setdefault((tenant, reason), []).append(field)
+    for (tenant, reason), fields in by_reason.items():
+        shown = ", ".join(fields[:3]) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
+        lines.append(f"tenant {tenant}: no {shown}: {reason}; the column{'s are' if len(fields) > 1 else ' is'} empty")
     if shared:
         shown = "; ".join(f"{number} ({ids})" for number, ids in shared[:5])
         more = f"; and {len(shared) - 5} more" if len(shared) > 5 else ""

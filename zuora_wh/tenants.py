@@ -39,10 +39,20 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 @dataclass(frozen=True)
 class FolderTenant:
-    """What the build knows of the tenant of a folder of exports (None: not named; dbt uses its defaults)."""
+    """What the build knows of the tenant of a folder of exports, from the extractor's state file there (None: not
+    named; dbt uses its defaults)."""
 
     name: str | None
     time_zone: str | None
+    folder: Path | None = None  # the folder of the state file
+    # the extract files of that folder, by what each holds: runs, entities or id_sweep (zuora_wh.extract)
+    files: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # the data source's fields the tenant does not have (by label), and why: their columns stay empty
+    unavailable: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def extract_kind(self, path: Path) -> str | None:
+        """What the extractor wrote ``path`` for, or None for a file it did not write."""
+        return self.files.get(path.name) if path.parent == self.folder else None
 
 
 @dataclass
@@ -197,11 +207,18 @@ def read_state(folder: Path) -> dict:
 
 def folder_tenant(folder: Path, export_dir: Path) -> FolderTenant | None:
     """The tenant of a folder of exports: the one named by the nearest state file at or above ``folder``, up to
-    ``export_dir``; None when no state file names one (the default tenant)."""
+    ``export_dir``; None when there is no state file (the default tenant)."""
     for candidate in (folder, *folder.parents):
         state = read_state(candidate)
-        if state.get("tenant") or state.get("time_zone"):
-            return FolderTenant(state.get("tenant"), state.get("time_zone"))
+        if state:
+            files = state.get("files") or {}
+            return FolderTenant(
+                state.get("tenant"),
+                state.get("time_zone"),
+                candidate,
+                dict(files) if isinstance(files, dict) else {},
+                dict(state.get("unavailable_fields") or {}),
+            )
         if candidate == export_dir or export_dir not in candidate.parents:
             return None
     return None

@@ -1,7 +1,8 @@
 {#-
-  The bill runs Zuora deleted, one row each: a deletion record (AQuA's deleted flag, in an extract) removes its
-  run from fct_billing_runs, whatever the dates, since Zuora never reuses a deleted run's ID. When a run's
-  deletion was extracted more than once, the record of the newest file is kept.
+  The bill runs Zuora deleted, one row each: a deletion record removes its run from fct_billing_runs, whatever the
+  dates, since Zuora never reuses a deleted run's ID. A record is AQuA's deleted flag in an extract, or the
+  extractor's ID sweep (a run the folder holds that Zuora no longer has). When a run's deletion was recorded more
+  than once, the record of the newest file is kept.
 -#}
 
 with
@@ -10,6 +11,12 @@ deletions as (
 
     select * from {{ ref('int_zuora__billing_run_versions') }}
     where is_deleted and not {{ zuora_is_rejected('_reject_reasons') }}
+
+),
+
+files as (
+
+    select * from {{ ref('stg_zuora__export_files') }}
 
 ),
 
@@ -28,15 +35,17 @@ ranked as (
 final as (
 
     select
-        tenant,
-        billing_run_id,
-        billing_run_number,
-        status as last_status,
-        updated_at,
-        _source_file,
-        _source_row_number
+        ranked.tenant,
+        ranked.billing_run_id,
+        ranked.billing_run_number,
+        ranked.status as last_status,
+        ranked.updated_at,
+        ranked._source_file,
+        ranked._source_row_number,
+        case when files.extract_kind = 'id_sweep' then 'id_sweep' else 'deleted_record' end as deletion_found_by
     from ranked
-    where record_rank = 1
+    left join files on ranked._source_file = files.source_file
+    where ranked.record_rank = 1
 
 )
 

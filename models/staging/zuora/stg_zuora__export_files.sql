@@ -15,7 +15,8 @@ files as (
             file_format,
             header_style,
             {{ zuora_tenant('tenant') }} as tenant,
-            file_order as source_file_order
+            file_order as source_file_order,
+            extract_kind
         from {{ source('zuora', 'export_files') }}
     {%- else -%}
         -- demo mode: the seeds are the export files
@@ -25,7 +26,8 @@ files as (
             'CSV, comma' as file_format,
             'label' as header_style,
             {{ zuora_tenant() }} as tenant,
-            _source_file_order as source_file_order
+            _source_file_order as source_file_order,
+            cast(null as string) as extract_kind
         from {{ zuora_export('billing_run') }}
         union all
         select distinct
@@ -34,7 +36,8 @@ files as (
             'CSV, comma' as file_format,
             'label' as header_style,
             {{ zuora_tenant() }} as tenant,
-            _source_file_order as source_file_order
+            _source_file_order as source_file_order,
+            cast(null as string) as extract_kind
         from {{ zuora_export('entity') }}
     {%- endif %}
 
