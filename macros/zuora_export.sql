@@ -3,10 +3,12 @@
   - Real-export mode (var zuora_input = exports): the source table of that name, a view over the export files
     that already carries the lineage columns (_source_file, _source_file_order, _source_row_number, _is_new_file)
     and the tenant of the file's folder (_tenant, _tenant_timezone: null unless an extractor's state file names
-    them; see zuora_tenant); a Billing Run export also has AQuA's deleted flag (var zuora_deleted_column), empty
+    them; see zuora_tenant), and the order of day and month of the file's slash dates (_slash_date_order: MDY,
+    DMY, or null when it has none; the build decides it from the file's own dates); a Billing Run export also has AQuA's deleted flag (var zuora_deleted_column), empty
     unless the file came from an extract that asked for deleted records.
   - Demo mode (the default): the seed zuora_<export_name>_export in schema raw, with the same columns: no tenant
-    named, and no deleted records (Zuora's UI never exports them).
+    named, no deleted records (Zuora's UI never exports them), and slash dates month first (var
+    zuora_slash_date_order: the generator writes en_US dates).
 #}
 {% macro zuora_export(export_name) -%}
     {%- if var('zuora_input') == 'exports' -%}
@@ -23,7 +25,8 @@
                 true as _is_new_file,
                 {{ zuora_row_number_in_file() }} as _source_row_number,
                 cast(null as string) as _tenant,
-                cast(null as string) as _tenant_timezone
+                cast(null as string) as _tenant_timezone,
+                '{{ var("zuora_slash_date_order") }}' as _slash_date_order
             from {{ ref('zuora_' ~ export_name ~ '_export') }}
         )
     {%- endif -%}

@@ -66,6 +66,9 @@ def _export_dir(args) -> Path | None:
     if given is None:
         return None
     path = Path(given).expanduser().resolve()
+    if path.is_file():
+        raise UsageError(f"{given}: this is a file, not a folder (given by {source}); name the folder that holds the "
+                         "export files")  # fmt: skip
     if not path.is_dir():
         raise UsageError(f"{given}: no such folder (given by {source}); name a folder of Zuora export files")
     return path
@@ -203,9 +206,13 @@ def published_input(served_db: Path) -> str | None:
 
 
 def check_replace(served_db: Path, export_dir: Path | None, replace: bool) -> None:
-    """A build of one input never silently replaces a warehouse built from another."""
+    """A build of one input never silently replaces a warehouse built from another; but the demo has nothing to
+    protect, and gives way to real exports with one line."""
     served, this = published_input(served_db), input_name(export_dir)
     if served is None or served == this or replace:
+        return
+    if served == DEMO and export_dir is not None:
+        print(f"replacing the demo warehouse in {served_db} with this build of {this}")
         return
     raise UsageError(
         f"{served_db} holds the warehouse built from {served}, and this build is from {this}: to replace it, "
@@ -324,7 +331,8 @@ def _lay_raw_views(build_db: Path, export_dir: Path, full_refresh: bool) -> bool
 def _plan(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bool):
     """Check every export file against what the last build loaded (on either engine): (the files, the ignored files,
     the names of the files to load, whether the build must be a full refresh)."""
-    files, ignored = read_exports.prepare(export_dir, cache_dir=cache_dir, known=loaded)
+    setting = os.environ.get(read_exports.SLASH_SETTING) or None
+    files, ignored = read_exports.prepare(export_dir, cache_dir=cache_dir, known=loaded, slash_setting=setting)
     for warning in read_exports.warnings(files, ignored):
         print(f"warning: {warning}", file=sys.stderr)
     diff = read_exports.changes(loaded, files)

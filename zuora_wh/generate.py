@@ -42,19 +42,15 @@ BILLING_RUN_FILE = "zuora_billing_run_export.csv"
 COMBINED_FILE = "zuora_billing_run_data_source.csv"
 ENTITY_FILE = "zuora_entity_export.csv"
 
-# Status mix of a long-lived tenant: most runs end posted; the in-progress states are short-lived.
-STATUS_WEIGHTS = {
-    "Posted": 44,
-    "Completed": 18,
-    "Error": 9,
-    "Canceled": 7,
-    "Pending": 6,
-    "Processing": 3,
-    "Paused": 3,
-    "PostInProgress": 4,
-    "CancelInProgress": 3,
-    "RemoveInProgress": 3,
-}
+# Status mix of a long-lived tenant's settled runs: most end posted.
+STATUS_WEIGHTS = {"Posted": 44, "Completed": 18, "Error": 9, "Canceled": 7}
+# The states a run passes through, or waits in, are short-lived: only the latest runs of a long export are in them,
+# created every few hours over its last two days, each in one of these in turn (newest first; the older round
+# written with the UI's labels), so that the demo's stuck list is a handful.
+IN_FLIGHT_STATUSES = ("Pending", "Processing", "PostInProgress", "CancelInProgress", "RemoveInProgress", "Paused")
+IN_FLIGHT_RUNS = 2 * len(IN_FLIGHT_STATUSES)
+IN_FLIGHT_MIN_RUNS = 5 * IN_FLIGHT_RUNS  # a shorter export is all history
+IN_FLIGHT_EVERY = timedelta(hours=4)
 ERROR_MESSAGES = (
     "There are no accounts matching the bill run criteria.",
     "The invoice template for account A{acct:08d} is missing.",
@@ -105,10 +101,10 @@ def zuora_datetime(value: datetime | None) -> str:
     return local.isoformat(timespec="seconds")
 
 
-def zuora_date(value: date | None, en_us: bool) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%m/%d/%Y") if en_us else value.isoformat()
+def zuora_date(value: date | None) -> str:
+    """A date as the API, AQuA and Data Query write it (ISO). The localised spellings of UI exports, and of a
+    spreadsheet that saved a file again, are a property of the whole file: the tests write them from these."""
+    return "" if value is None else value.isoformat()
 
 
 def hex_id(rng: random.Random) -> str:
@@ -238,7 +234,6 @@ class BillRun:
     created_by: str
     updated_by: str
     ui_label: bool
-    en_us: bool
     invoice_settlement: bool  # without the feature, Zuora leaves Number of Credit Memos empty
 
     def export_row(self) -> list[str]:
@@ -252,7 +247,7 @@ class BillRun:
             "ErrorMessage": self.error,
             "ExecutedDate": zuora_datetime(self.executed),
             "Id": self.id,
-            "InvoiceDate": zuora_date(self.invoice, self.en_us),
+            "InvoiceDate": zuora_date(self.invoice),
             "Name": self.name,
             "NumberOfAccounts": _count(self.accounts),
             "NumberOfCreditMemos": _count(self.credit_memos if self.invoice_settlement else None),
@@ -260,7 +255,7 @@ class BillRun:
             "PostedDate": zuora_datetime(self.posted),
             "StartDate": zuora_datetime(self.started),
             "Status": status,
-            "TargetDate": zuora_date(self.target, self.en_us),
+            "TargetDate": zuora_date(self.target),
             "TargetType": self.target_type,
             "TotalTime": "" if self.total_ms is None else str(self.total_ms),
             "UpdatedById": self.updated_by,
@@ -293,6 +288,14 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
         local = local.replace(hour=0, minute=0, second=0)
         created = local.astimezone(UTC)
     status = _weighted(rng, STATUS_WEIGHTS)
+    ui_label = rng.random() < 0.5
+    back = n - 1 - i  # 0: the newest run
+    if n >= IN_FLIGHT_MIN_RUNS and back < IN_FLIGHT_RUNS:  # the latest runs are still on their way
+        status = IN_FLIGHT_STATUSES[back % len(IN_FLIGHT_STATUSES)]
+        ui_label = back >= len(IN_FLIGHT_STATUSES)
+        end = t0 + timedelta(days=round(months * 365.25 / 12))
+        created = end - back * IN_FLIGHT_EVERY - timedelta(seconds=rng.randint(0, 3600))
+        local = created.astimezone(TENANT_TZ)
     run_type = "CatchUp" if rng.random() < 0.07 and status not in ("Canceled", "CancelInProgress") else "Regular"
     target_type = rng.choice(TARGET_TYPES)
     target = local.date() + timedelta(days=rng.choice((0, 0, 0, 1, 7)))
@@ -302,7 +305,7 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
         executed=None, started=None, ended=None, posted=None, updated=created, total_ms=None,
         accounts=None, invoices=None, credit_memos=None, error="", name="", entity_id="",
         created_by=rng.choice(users), updated_by=rng.choice(users),
-        ui_label=rng.random() < 0.5, en_us=rng.random() < 0.1,
+        ui_label=ui_label,
         # Before 2025-02 the tenant had not enabled Invoice Settlement.
         invoice_settlement=local.date() >= date(2025, 2, 1),
     )  # fmt: skip

@@ -61,17 +61,46 @@ REQUIRED_BILLING_RUN = ("Id", "Status", "UpdatedDate")
 REQUIRED_ENTITY = ("Id",)
 CHUNK = 1 << 20
 
-# File name ending (before an optional .gz) -> (reader, format name). The one list of what is read.
+# File name ending (before an optional .gz) -> (reader, format name). The one list of what is read. Beside Zuora's own
+# formats, what a spreadsheet's "Save As" offers for a table (Microsoft: "File formats that are supported in Excel",
+# "Excel formatting and features that are not transferred to other file formats"; LibreOffice and Google Sheets
+# write the same kinds): text delimited by tabs (.txt, "Text (Tab delimited)", or UTF-16 "Unicode Text"), and the
+# workbooks python-calamine reads.
 FORMATS: dict[str, tuple[str, str]] = {
     ".csv": ("delimited", "CSV"),
     ".tsv": ("delimited", "TSV"),
     ".dsv": ("delimited", "DSV"),
+    ".txt": ("delimited", "Text"),
     ".json": ("json", "JSON"),
     ".jsonl": ("json", "JSON"),
     ".ndjson": ("json", "JSON"),
     ".xlsx": ("excel", "Excel"),
+    ".xls": ("excel", "Excel 97-2003"),
+    ".ods": ("excel", "OpenDocument"),
     ".zip": ("zip", "ZIP"),
 }
+# What else a spreadsheet's "Save As" offers, which the build does not read (the same Microsoft pages): set aside
+# with a warning, or refused when the file's name says it holds bill runs (``NAMED_AS_EXPORT``).
+UNREAD_SPREADSHEET_FORMATS = {
+    ".prn": "Formatted Text (Space delimited)",
+    ".dif": "DIF (Data Interchange Format)",
+    ".slk": "SYLK (Symbolic Link)",
+    ".xml": "XML Spreadsheet 2003",
+    ".htm": "Web Page",
+    ".html": "Web Page",
+    ".mht": "Single File Web Page",
+    ".mhtml": "Single File Web Page",
+    ".pdf": "PDF",
+    ".xps": "XPS",
+    ".dbf": "dBase",
+    ".numbers": "Apple Numbers",
+    ".xlk": "Excel backup",
+    ".xlsb": "Excel Binary Workbook",
+    ".xlsm": "Excel Macro-Enabled Workbook",
+}
+# A file whose name says it holds bill runs or entities is never set aside while the build succeeds without it.
+NAMED_AS_EXPORT = re.compile(r"bill[\s_.-]*(ing)?[\s_.-]*runs?|entit(y|ies)|zuora", re.I)
+SAVE_AS_ADVICE = "save it from the spreadsheet as 'CSV UTF-8 (Comma delimited) (.csv)' or 'Excel Workbook (.xlsx)'"
 # Delimiters tried first when sniffing a header; any other punctuation in the header line is tried too.
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -84,6 +113,34 @@ class Loaded:
     fingerprint: str  # a hash of the content
     stamp: str  # size and modification time then: when they are the same, the content is not hashed again
     kind: str
+    scan: str = ""  # what the file check's read of it found (Scan, as JSON), so that it is not read again
+    slash_date_order: str | None = None  # the order its slash dates were read in
+
+
+@dataclass
+class Scan:
+    """What one read of a file found (``_scan``): its rows, the rows that are only delimiters (a spreadsheet leaves
+    them), and the evidence of the order of day and month in its dates written with slashes. An example is
+    (row, column, value)."""
+
+    rows: int = 0
+    blank_rows: int = 0
+    slash_dates: int = 0
+    day_first: tuple[int, str, str] | None = None  # a first part above 12: 25/01/2026
+    month_first: tuple[int, str, str] | None = None  # a second part above 12: 01/25/2026
+    example: tuple[int, str, str] | None = None  # any slash date
+    two_digit_year: tuple[int, str, str] | None = None  # 1/25/26: a spreadsheet's re-save
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> Scan | None:
+        try:
+            data = json.loads(text)
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        except (ValueError, TypeError):
+            return None
 
 
 @dataclass
@@ -105,6 +162,8 @@ class ExportFile:
     order: int = 0  # 1 = oldest; the newest file wins ties between versions of a row
     fingerprint: str = ""  # a hash of the content
     stamp: str = ""  # size and modification time
+    scan: Scan = field(default_factory=Scan)
+    slash_date_order: str | None = None  # MDY or DMY: how its slash dates are read (None: it has none)
 
     @property
     def kind(self) -> str:
@@ -147,26 +206,43 @@ class Folder:
     ignored: list[tuple[str, str]]  # (file, why)
 
 
+def not_read(name: str) -> str:
+    """Why a file of the folder whose format is no export's is set aside; an ExportError when its name says it holds
+    bill runs (the build must not succeed without it)."""
+    ending = "." + name.lower().rsplit(".", 1)[-1] if "." in name else ""
+    what = UNREAD_SPREADSHEET_FORMATS.get(ending)
+    if NAMED_AS_EXPORT.search(Path(name).name):
+        kind = f"a spreadsheet's {what} file" if what else "no format the build reads"
+        raise ExportError(f"{name}: its name says it holds bill runs, but it is {kind}; {SAVE_AS_ADVICE}")
+    return f"a spreadsheet's {what} file, which the build does not read" if what else "not an export file by its name"
+
+
 def discover(export_dir: Path) -> Folder:
     """The export files of ``export_dir`` and its sub-folders, and the other files (ignored, with a reason).
     Hidden files and folders (a name starting with a dot) are left out without a word."""
+    if export_dir.is_file():
+        raise ExportError(f"{export_dir}: this is a file, not a folder; name the folder that holds the export files")
     if not export_dir.is_dir():
         raise ExportError(f"{export_dir}: no such folder (the export folder must be a folder of Zuora exports)")
     found = Folder([], [])
     for p in sorted(export_dir.rglob("*")):
         if not p.is_file() or any(part.startswith(".") for part in p.relative_to(export_dir).parts):
             continue
-        if file_type(p.name) is None:
-            found.ignored.append((str(p), "not an export file by its name"))
+        if p.name.startswith("~$"):  # Excel's lock file, beside a workbook it has open (or had, when it crashed)
+            found.ignored.append((str(p), f"Excel's lock file of {p.name[2:]} (Excel has that workbook open)"))
+        elif file_type(p.name) is None:
+            found.ignored.append((str(p), not_read(str(p))))
         else:
             found.exports.append(p)
-    if not found.exports:
-        seen = ", ".join(Path(f).name for f, _ in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
-        raise ExportError(
-            f"{export_dir}: no export file in this folder (looked for {', '.join(sorted(FORMATS))}, optionally .gz)"
-            + (f"; found only: {seen}" if seen else "")
-        )
     return found
+
+
+def no_export_error(export_dir: Path, ignored: list[tuple[str, str]]) -> ExportError:
+    seen = ", ".join(Path(f).name for f, _ in ignored[:5]) + (", ..." if len(ignored) > 5 else "")
+    return ExportError(
+        f"{export_dir}: no export file in this folder (looked for {', '.join(sorted(FORMATS))}, optionally .gz)"
+        + (f"; found only: {seen}" if seen else "")
+    )
 
 
 def _cached(cache_dir: Path, source: str, name: str, stamp: str, write) -> Path:
@@ -196,11 +272,11 @@ def _extract(zip_path: Path, cache_dir: Path, ignored: list[tuple[str, str]]) ->
                 continue
             kind = file_type(m.filename)
             if kind is None or kind[0] not in ("delimited", "json"):
-                ignored.append((f"{zip_path}!{m.filename}", "not an export file by its name"))
+                ignored.append((f"{zip_path}!{m.filename}", not_read(f"{zip_path}!{m.filename}")))
             else:
                 members.append(m)
         if not members:
-            raise ExportError(f"{zip_path}: the ZIP holds no export file (.csv, .tsv, .dsv or .json)")
+            raise ExportError(f"{zip_path}: the ZIP holds no export file (.csv, .tsv, .dsv, .txt or .json)")
         for m in members:
 
             def write(target: Path, m=m) -> None:
@@ -244,7 +320,7 @@ def _convert_excel(xlsx: Path, cache_dir: Path) -> Path:
             workbook = CalamineWorkbook.from_path(str(xlsx))
             rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
         except Exception as e:  # calamine raises its own error types for every kind of damage
-            raise ExportError(f"{xlsx}: not a readable Excel workbook ({type(e).__name__}: {e})") from None
+            raise ExportError(f"{xlsx}: not a readable workbook ({type(e).__name__}: {e})") from None
         with target.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             for row in rows:
@@ -252,6 +328,29 @@ def _convert_excel(xlsx: Path, cache_dir: Path) -> Path:
 
     stat = xlsx.stat()
     return _cached(cache_dir, str(xlsx.resolve()), xlsx.stem + ".csv", f"{stat.st_size}:{stat.st_mtime_ns}", write)
+
+
+def _utf16_as_utf8(path: Path, cache_dir: Path) -> Path:
+    """A UTF-16 text file (Excel's "Unicode Text", tab-delimited, with a byte-order mark) as a UTF-8 copy in the
+    cache, which DuckDB reads."""
+
+    def write(target: Path) -> None:
+        try:
+            with path.open(encoding="utf-16", newline="") as src, target.open("w", encoding="utf-8", newline="") as dst:
+                while chunk := src.read(CHUNK):
+                    dst.write(chunk)
+        except UnicodeError as e:
+            raise ExportError(f"{path}: not readable UTF-16 text ({e})") from None
+
+    stat = path.stat()
+    return _cached(
+        cache_dir, str(path.resolve()), path.stem + ".utf8" + path.suffix, f"{stat.st_size}:{stat.st_mtime_ns}", write
+    )
+
+
+def _is_utf16(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _open(path: Path, gz: bool):
@@ -263,7 +362,7 @@ def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
     decompressed. Returns (a hash of its content, its tail)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     digest = hashlib.blake2b(digest_size=16)
-    offset, tail = 0, ""
+    offset, tail, lf, cr = 0, "", 0, 0
     try:
         with _open(path, gz) as fh:
             while chunk := fh.read(CHUNK):
@@ -275,10 +374,14 @@ def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
                 try:
                     text = decoder.decode(chunk)
                 except UnicodeDecodeError as e:
+                    before = chunk[: max(e.start, 0)]
+                    breaks = (lf + before.count(b"\n")) or (cr + before.count(b"\r"))  # a Mac CSV ends lines in CR
                     raise ExportError(
-                        f"{name}: not UTF-8 text (invalid byte at offset {offset + e.start}); "
-                        "export again from Zuora as UTF-8, or re-save the file as UTF-8"
+                        f"{name}: not UTF-8 text (line {breaks + 1}: invalid byte at offset {offset + e.start}); a "
+                        "spreadsheet's 'CSV (Comma delimited)' writes the Windows code page: save it as 'CSV UTF-8 "
+                        "(Comma delimited)', or export it again from Zuora"
                     ) from None
+                lf, cr = lf + chunk.count(b"\n"), cr + chunk.count(b"\r")
                 tail = (tail + text)[-65536:]
                 offset += len(chunk)
     except (OSError, EOFError, zlib.error) as e:
@@ -353,11 +456,14 @@ def _header_of_json(path: Path, name: str, compression: str) -> tuple[list[str],
     return [row[0] for row in described], digest.hexdigest()
 
 
-def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> ExportFile:
-    """Check one export file and classify it by its header. Raises ExportError on a file-level problem.
+def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None, slash_setting: str | None = None,
+            display_format: str | None = None) -> ExportFile | None:  # fmt: skip
+    """Check one export file and classify it by its header. Raises ExportError on a file-level problem; returns
+    None for a text file (``.txt``) that is no export at all (a note beside the exports).
 
     A file loaded by the last successful build whose size and modification time are unchanged (in ``known``)
     is not read through again; any other file is read whole, and its content hash says whether it changed.
+    ``slash_setting`` (ZUORA_SLASH_DATE_ORDER) says how to read slash dates that could be either way.
     """
     typed = file_type(name.rsplit("!", 1)[-1]) or file_type(path.name)
     if typed is None:
@@ -365,6 +471,7 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
     reader, format_name, gz = typed
     if reader == "excel":
         reader, gz = "delimited", False
+    format_name = display_format or format_name
     compression = "gzip" if gz else "uncompressed"
     if path.stat().st_size == 0:
         raise ExportError(f"{name}: the file is empty (0 bytes); a valid export has at least its header line")
@@ -377,13 +484,14 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
         delimiter = ""
     else:
         fingerprint, tail = (previous.fingerprint, "\n") if reuse else _read_checked(path, name, gz)
-        header, delimiter = _header_of_text(path, name, gz, "\t" if format_name == "TSV" else ",")
-    header = [h.strip() for h in header]
+        header, delimiter = _header_of_text(path, name, gz, "\t" if format_name in ("TSV", "Text") else ",")
+    # A spreadsheet writes a column it has formatted but that holds nothing with an empty name: named by position.
+    header = [h.strip() or f"(unnamed column {i})" for i, h in enumerate(header, start=1)]
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise ExportError(f"{name}: the header names these columns more than once: {', '.join(dupes)}")
     shown_format = format_name
-    if reader == "delimited" and format_name != "Excel":
+    if reader == "delimited" and typed[0] != "excel":
         shown_format += f", {DELIMITER_NAMES.get(delimiter, repr(delimiter))}"
     shown_format += ", gzip" if gz else ""
     ef = ExportFile(path=path, display_name=name, header=header, reader=reader, file_format=shown_format,
@@ -401,6 +509,8 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
         (ef.billing_run_columns if kind == "billing_run" else ef.entity_columns)[f.header_label] = h
         api_names += "." in h and ":" not in h
     if not ef.billing_run_columns and not ef.entity_columns:
+        if format_name == "Text" and not NAMED_AS_EXPORT.search(Path(name).name):
+            return None  # a note, not an export: set aside with the other files that are no exports
         shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
         raise ExportError(
             f"{name}: not a Zuora Billing Run or Entity export: none of its columns ({shown}) is a field of the "
@@ -420,38 +530,125 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None) -> Ex
         raise ExportError(f"{name}: a required column is missing: {names}")
     if reader == "delimited":
         _check_last_line(tail, len(header), name, delimiter)
-        if not reuse:
-            _check_rows(ef)
+    remembered = Scan.from_json(previous.scan) if reuse and previous.scan else None
+    ef.scan = remembered or _scan(ef)
+    ef.slash_date_order = slash_date_order(name, ef.scan, slash_setting)
     ef.fingerprint, ef.stamp = fingerprint, stamp
     return ef
 
 
 _CSV_ERROR = re.compile(r"CSV Error on Line: (\d+).*?Expected Number of Columns: (\d+) Found: (\d+)", re.S)
+# Dates written with slashes, day and month first (1 or 2 digits), the year last: the spellings of en_US and en_GB
+# exports, and of a spreadsheet that re-saved a file in such a locale.
+_SLASH_DATE = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}([^0-9]|$)"
+_DAY_FIRST = r"^\s*(1[3-9]|2[0-9]|3[01])/[0-9]{1,2}/[0-9]{4}([^0-9]|$)"
+_MONTH_FIRST = r"^\s*[0-9]{1,2}/(1[3-9]|2[0-9]|3[01])/[0-9]{4}([^0-9]|$)"
+_TWO_DIGIT_YEAR = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}([^0-9]|$)"
 
 
-def _check_rows(ef: ExportFile) -> None:
-    """Every row has the header's fields: DuckDB reads the file once the way the build will (a fast, parallel
-    scan). A row that does not fit (a delimiter, or a line break, inside an unquoted value: a hand edit) is a
-    file-level error naming its line, not a failure in the middle of the build."""
+def _scan(ef: ExportFile) -> Scan:
+    """Read the file once, the way the build will (DuckDB, a fast parallel scan): every row has the header's fields
+    (a row that does not fit, a delimiter or a line break inside an unquoted value, is a file-level error naming
+    its line, not a failure in the middle of the build); how many rows are only delimiters; and the evidence of the
+    order of day and month in its slash dates (``Scan``)."""
+    labels = {**ef.billing_run_columns, **ef.entity_columns}
+    dated = [h for label, h in labels.items() if LOOKUP[label.casefold()][1].kind in ("date", "datetime")]
+    cells = ", ".join(f"struct_pack(c := {_s(h)}, v := {_q(h)})" for h in dated) or "struct_pack(c := '', v := '')"
+    blank = f"trim(concat({', '.join(_q(h) for h in ef.header)})) = ''"
+
+    patterns = {"day_first": _DAY_FIRST, "month_first": _MONTH_FIRST, "example": _SLASH_DATE,
+                "two_digit_year": _TWO_DIGIT_YEAR}  # fmt: skip
+    firsts = ", ".join(f"list_filter(_slashed, x -> regexp_matches(x.v, '{p}'))[1] as {k}" for k, p in patterns.items())
+    examples = ", ".join(f"arg_min(struct_pack(n := _n, c := {k}.c, v := {k}.v), _n) filter (where {k} is not null)"
+                         for k in patterns)  # fmt: skip
+    # one pass: the dated cells with a slash (none in an ISO file, so the patterns rarely run), and per row the
+    # first cell of each kind
+    sql = f"""
+        select count(*), count(*) filter (where _blank), coalesce(sum(_slash_dates), 0), {examples}
+        from (
+            select _n, _blank, len(list_filter(_slashed, x -> regexp_matches(x.v, '{_SLASH_DATE}'))) as _slash_dates,
+                {firsts}
+            from (
+                select row_number() over () as _n, {blank} as _blank,
+                    list_filter([{cells}], x -> contains(x.v, '/')) as _slashed
+                from {_read(ef)}
+            )
+        )
+    """
     try:
         with duckdb.connect() as con:
-            con.execute(f"select count(*) from {_read(ef)}").fetchone()
+            row = con.execute(sql).fetchone()
     except duckdb.Error as e:
-        text = str(e)
+        _raise_unreadable(ef, e)
+    rows, blank_rows, slash, day_first, month_first, example, two_digit_year = row
+
+    def at(x) -> tuple[int, str, str] | None:
+        return (int(x["n"]), x["c"], x["v"]) if x else None
+
+    return Scan(int(rows), int(blank_rows), int(slash), at(day_first), at(month_first), at(example), at(two_digit_year))
+
+
+def _raise_unreadable(ef: ExportFile, e: duckdb.Error):
+    text = str(e)
+    if ef.reader == "delimited":
         try:  # DuckDB's strict reader does not say where; the lenient one names the line
             with duckdb.connect() as con:
                 con.execute(f"select count(*) from {_read(ef, strict=False)}").fetchone()
         except duckdb.Error as lenient:
             text = str(lenient)
-        found = _CSV_ERROR.search(text)
-        if found:
-            line, expected, got = found.groups()
-            raise ExportError(
-                f"{ef.display_name}: line {line} has {got} of the header's {expected} fields (a delimiter or a line "
-                "break inside an unquoted value?); fix that line, or export the file again"
-            ) from None
-        first = text.strip().splitlines()[0]
-        raise ExportError(f"{ef.display_name}: not a readable delimited file ({first})") from None
+    found = _CSV_ERROR.search(text)
+    if found:
+        line, expected, got = found.groups()
+        raise ExportError(
+            f"{ef.display_name}: line {line} has {got} of the header's {expected} fields (a delimiter or a line "
+            "break inside an unquoted value?); fix that line, or export the file again"
+        ) from None
+    first = text.strip().splitlines()[0]
+    kind = "delimited file" if ef.reader == "delimited" else "JSON export"
+    raise ExportError(f"{ef.display_name}: not a readable {kind} ({first})") from None
+
+
+SLASH_SETTING = "ZUORA_SLASH_DATE_ORDER"
+
+
+def slash_date_order(name: str, scan: Scan, setting: str | None) -> str | None:
+    """The order of day and month of a file's slash dates, from its own dates: a first part above 12 means day
+    first (DMY), a second part above 12 month first (MDY). A file that says both, a setting that contradicts the
+    file, and a file whose every slash date could be either way without a setting are refused: a date is never
+    guessed. None when the file has no slash dates."""
+
+    def shown(at: tuple[int, str, str]) -> str:
+        return f"row {at[0]} has {at[1]} {at[2]}"
+
+    if scan.two_digit_year:
+        raise ExportError(
+            f"{name}: {shown(scan.two_digit_year)}, a date with a two-digit year, as a spreadsheet writes dates when "
+            "it saves a file again; the century is not written, so the date cannot be read for sure: export the file "
+            f"again from Zuora, or {SAVE_AS_ADVICE} after formatting the dates with four-digit years"
+        )
+    if not scan.slash_dates:
+        return None
+    if scan.day_first and scan.month_first:
+        raise ExportError(
+            f"{name}: its dates disagree on the order of day and month: {shown(scan.day_first)} (day first) and "
+            f"{shown(scan.month_first)} (month first); a file is written in one locale: export it again"
+        )
+    evidence = "DMY" if scan.day_first else "MDY" if scan.month_first else None
+    if evidence and setting and setting != evidence:
+        at = scan.day_first or scan.month_first
+        first = "day" if evidence == "DMY" else "month"
+        raise ExportError(
+            f"{name}: {SLASH_SETTING}={setting} contradicts the file: {shown(at)}, {first} first; the file says its "
+            f"order itself: remove the setting, or build this file on its own"
+        )
+    if evidence or setting:
+        return evidence or setting
+    raise ExportError(
+        f"{name}: its {scan.slash_dates:,} dates written with slashes (such as {scan.example[2]} in row "
+        f"{scan.example[0]}, {scan.example[1]}) could be day first or month first, and none says which: set "
+        f"{SLASH_SETTING}=DMY (day first: en_GB, most of Europe) or {SLASH_SETTING}=MDY (month first: en_US) for "
+        "this build"
+    )
 
 
 def _check_last_line(tail: str, width: int, name: str, delimiter: str) -> None:
@@ -485,8 +682,9 @@ def loaded_files_of(con) -> dict[str, Loaded]:
         return {}
     kind = "kind" if "kind" in columns else "'billing_run'"
     stamp = "stamp" if "stamp" in columns else "''"
-    rows = con.execute(f"select file, fingerprint, {stamp}, {kind} from raw.export_files_loaded").fetchall()
-    return {file: Loaded(fingerprint, stamp, k) for file, fingerprint, stamp, k in rows}
+    scan, order = ("scan", "slash_date_order") if "scan" in columns else ("''", "null")
+    rows = con.execute(f"select file, fingerprint, {stamp}, {kind}, {scan}, {order} from raw.export_files_loaded")
+    return {file: Loaded(*known) for file, *known in rows.fetchall()}
 
 
 @dataclass
@@ -511,33 +709,51 @@ def changes(loaded: dict[str, Loaded], files: list[ExportFile]) -> Changes:
     for name, ef in current.items():
         if name not in loaded:
             out.new.append(name)
-        elif loaded[name].fingerprint != ef.fingerprint:
-            out.changed.append(name)
+        elif loaded[name].fingerprint != ef.fingerprint or loaded[name].slash_date_order != ef.slash_date_order:
+            out.changed.append(name)  # other content, or its dates read in another order (the setting changed)
         else:
             out.unchanged += 1
     out.removed = sorted(set(loaded) - set(current))
     return out
 
 
-def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None = None):
+def prepare(
+    export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None = None, slash_setting: str | None = None
+):
     """Every export file of ``export_dir``, checked and classified, oldest first; and the ignored files.
 
     Order decides which version of a row wins a tie on Updated Date: files are ordered by modification time,
-    then by name, and the newest wins.
+    then by name, and the newest wins. ``slash_setting`` is the user's ZUORA_SLASH_DATE_ORDER (``slash_date_order``).
     """
+    if slash_setting is not None and slash_setting.upper() not in ("MDY", "DMY"):
+        raise ExportError(f"{SLASH_SETTING}={slash_setting}: say MDY (month first, en_US) or DMY (day first, en_GB)")
     folder = discover(export_dir)
     ignored = list(folder.ignored)
-    found: list[tuple[Path, str, float]] = []
+    found: list[tuple[Path, str, float, str | None]] = []
     for p in folder.exports:
-        reader = file_type(p.name)[0]  # type: ignore[index]
+        reader, format_name, gz = file_type(p.name)  # type: ignore[misc]
         if reader == "zip":
-            found += [(member, name, p.stat().st_mtime) for member, name in _extract(p, cache_dir, ignored)]
+            found += [(member, name, p.stat().st_mtime, None) for member, name in _extract(p, cache_dir, ignored)]
         elif reader == "excel":
-            found.append((_convert_excel(p, cache_dir), str(p), p.stat().st_mtime))
+            found.append((_convert_excel(p, cache_dir), str(p), p.stat().st_mtime, None))
+        elif reader == "delimited" and not gz and _is_utf16(p):  # Excel's "Unicode Text"
+            found.append((_utf16_as_utf8(p, cache_dir), str(p), p.stat().st_mtime, f"{format_name}, UTF-16"))
         else:
-            found.append((p, str(p), p.stat().st_mtime))
+            found.append((p, str(p), p.stat().st_mtime, None))
     found.sort(key=lambda t: (t[2], t[1]))
-    files = [inspect(path, name, known) for path, name, _ in found]
+    setting = slash_setting.upper() if slash_setting else None
+    files = []
+    for path, name, _, shown in found:
+        ef = inspect(path, name, known, setting, shown)
+        if ef is None:
+            ignored.append((name, "not an export: its first line names no field of the data source"))
+        else:
+            files.append(ef)
+    for archive in {p for p in folder.exports if file_type(p.name)[0] == "zip"}:  # type: ignore[index]
+        if not any(ef.display_name.startswith(f"{archive}!") for ef in files):
+            raise ExportError(f"{archive}: the ZIP holds no export file (.csv, .tsv, .dsv, .txt or .json)")
+    if not files:
+        raise no_export_error(export_dir, ignored)
     tenants: dict[Path, FolderTenant | None] = {}  # the tenant of each folder, read once
     for i, ef in enumerate(files, start=1):
         ef.order = i
@@ -550,12 +766,14 @@ def prepare(export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None =
 
 
 def warnings(files: Iterable[ExportFile], ignored: list[tuple[str, str]] = ()) -> list[str]:
-    out = [
-        f"{ef.display_name}: ignoring columns that are not fields of the Billing Run data source: "
-        + ", ".join(repr(c) for c in ef.ignored_columns)
-        for ef in files
-        if ef.ignored_columns
-    ]
+    out = []
+    for ef in files:
+        if ef.ignored_columns:
+            out.append(f"{ef.display_name}: ignoring columns that are not fields of the Billing Run data source: "
+                       + ", ".join(repr(c) for c in ef.ignored_columns))  # fmt: skip
+        if ef.scan.blank_rows:
+            out.append(f"{ef.display_name}: skipping {ef.scan.blank_rows:,} rows that hold nothing but delimiters "
+                       "(a spreadsheet leaves them when it saves a file)")  # fmt: skip
     if ignored:
         out.append(
             f"ignoring {len(ignored)} file(s) of the export folder that are not exports: "
@@ -630,7 +848,8 @@ def _source(ef: ExportFile, dialect: Dialect) -> _Source:
 
 # The raw views' lineage columns (before the fields), with their types (sql.Dialect's attribute names).
 LINEAGE = {"_source_file": "text", "_source_file_order": "integer", "_is_new_file": "boolean",
-           "_source_row_number": "bigint", "_tenant": "text", "_tenant_timezone": "text"}  # fmt: skip
+           "_source_row_number": "bigint", "_tenant": "text", "_tenant_timezone": "text",
+           "_slash_date_order": "text"}  # fmt: skip
 
 
 def _select(ef: ExportFile, source: _Source, columns: dict[str, str], labels: list[str], new_files: set[str],
@@ -641,11 +860,16 @@ def _select(ef: ExportFile, source: _Source, columns: dict[str, str], labels: li
     tenant = ef.tenant or FolderTenant(None, None)
     lineage = [dialect.literal(ef.display_name, dialect.text), str(ef.order),
                dialect.literal(ef.display_name in new_files, dialect.boolean), dialect.row_number,
-               dialect.literal(tenant.name, dialect.text), dialect.literal(tenant.time_zone, dialect.text)]  # fmt: skip
+               dialect.literal(tenant.name, dialect.text), dialect.literal(tenant.time_zone, dialect.text),
+               dialect.literal(ef.slash_date_order, dialect.text)]  # fmt: skip
     cols = [f"{value} as {name}" for value, name in zip(lineage, LINEAGE, strict=True)]
     cols += [f"{source.column[columns[label]]} as {q(label)}" if label in columns
              else f"{dialect.literal(None, dialect.text)} as {q(label)}" for label in labels]  # fmt: skip
-    where = f" where trim(coalesce({source.column[columns[required]]}, '')) <> ''" if required else ""
+    conditions = [f"trim(coalesce({source.column[columns[required]]}, '')) <> ''"] if required else []
+    if ef.scan.blank_rows:  # rows of delimiters only, as a spreadsheet leaves them: no data (named in a warning)
+        everything = ", ".join(f"coalesce({source.column[h]}, '')" for h in ef.header)
+        conditions.append(f"trim(concat({everything})) <> ''")
+    where = f" where {' and '.join(conditions)}" if conditions else ""
     return f"select {', '.join(cols)} from {source.relation}{where}"
 
 
@@ -691,7 +915,7 @@ BILLING_RUN_VIEW_COLUMNS = [*BILLING_RUN_LABELS, DELETED_COLUMN]
 EXPORT_FILES_COLUMNS = {"file": "text", "read_from": "text", "kind": "text", "file_format": "text",
                         "header_style": "text", "tenant": "text", "file_order": "integer", "fingerprint": "text",
                         "stamp": "text", "is_new": "boolean", "ignored_columns": "texts",
-                        "extract_kind": "text"}  # fmt: skip
+                        "extract_kind": "text", "slash_date_order": "text", "scan": "text"}  # fmt: skip
 UNAVAILABLE_FIELDS_COLUMNS = {"tenant": "text", "field": "text", "reason": "text"}
 
 
@@ -716,7 +940,7 @@ def raw_layer(
     ]  # fmt: skip
     listed = [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
                ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns,
-               ef.extract_kind) for ef in files]  # fmt: skip
+               ef.extract_kind, ef.slash_date_order, ef.scan.to_json()) for ef in files]  # fmt: skip
     tenants = {ef.tenant.name: ef.tenant for ef in files if ef.tenant is not None}
     unavailable = [(name, label, why) for name, tenant in sorted(tenants.items(), key=lambda t: t[0] or "")
                    for label, why in sorted(tenant.unavailable.items())]  # fmt: skip
@@ -753,7 +977,8 @@ def loaded_files_of_json(path: Path) -> dict[str, Loaded]:
 def mark_loaded_json(path: Path, files: list[ExportFile]) -> None:
     """After a successful Spark build: its files are loaded (``mark_loaded`` for DuckDB), written atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({ef.display_name: {"fingerprint": ef.fingerprint, "stamp": ef.stamp, "kind": ef.kind}
+    tmp.write_text(json.dumps({ef.display_name: {"fingerprint": ef.fingerprint, "stamp": ef.stamp, "kind": ef.kind,
+                                                 "scan": ef.scan.to_json(), "slash_date_order": ef.slash_date_order}
                                for ef in files}, indent=1), encoding="utf-8")  # fmt: skip
     tmp.replace(path)
 
@@ -761,5 +986,6 @@ def mark_loaded_json(path: Path, files: list[ExportFile]) -> None:
 def mark_loaded(con) -> None:
     """After a successful build: the files of this build are loaded (an incremental build skips them)."""
     con.execute(
-        "create or replace table raw.export_files_loaded as select file, fingerprint, stamp, kind from raw.export_files"
+        "create or replace table raw.export_files_loaded as select file, fingerprint, stamp, kind, scan, "
+        "slash_date_order from raw.export_files"
     )

@@ -9,14 +9,23 @@
     {{ return([java]) }}
 {%- endmacro %}
 
-{# Spark: the first of formats (strptime style) that parses text_expr, as a timestamp in the session zone, or null. #}
-{% macro zuora_first_to_timestamp(text_expr, formats) -%}
+{# Spark: the first of formats (strptime style) that parses text_expr, as a timestamp in the session zone, or null;
+   a format with {slash} is read in the order order_expr names (zuora_first_strptime). #}
+{% macro zuora_first_to_timestamp(text_expr, formats, order_expr=none) -%}
     coalesce(
         {%- for format in formats %}
             {%- set outer = loop %}
-            {%- for pattern in zuora_java_patterns(format) %}
+            {%- if '{slash}' in format %}
+        case {{ order_expr }}
+                {%- for order, read in zuora_slash_formats(format).items() %}
+            when '{{ order }}' then {{ zuora_first_to_timestamp(text_expr, [read]) }}
+                {%- endfor %}
+        end{{ ',' if not outer.last }}
+            {%- else %}
+                {%- for pattern in zuora_java_patterns(format) %}
         try_to_timestamp({{ text_expr }}, '{{ pattern | replace("'", "\\'") }}'){{ ',' if not (outer.last and loop.last) }}
-            {%- endfor %}
+                {%- endfor %}
+            {%- endif %}
         {%- endfor %}
     )
 {%- endmacro %}

@@ -7,18 +7,18 @@
     the variable zuora_tenant_timezone, by default Zuora's system zone America/Los_Angeles):
       * the bare date 2025-03-09: Zuora writes a datetime that is exactly midnight as the date alone;
       * 2025-03-09T01:30:00 or 2025-03-09 01:30:00;
-      * localised UI exports: 03/09/2025 and 03/09/2025 01:30:00 (slash order as in zuora_parse_date),
-        09.03.2025, 2025/03/09.
+      * localised UI exports: 03/09/2025, 03/09/2025 01:30:00 and 03/09/2025 01:30 (a spreadsheet's re-save; the
+        slash order is order_expr's, as in zuora_parse_date), 09.03.2025, 2025/03/09.
   Anything else becomes null. text_expr is text already cleaned by zuora_clean_text.
 #}
-{% macro zuora_parse_timestamp_utc(text_expr, timezone_expr='_tenant_timezone') -%}
-    {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(text_expr, timezone_expr)) }}
+{% macro zuora_parse_timestamp_utc(text_expr, timezone_expr='_tenant_timezone', order_expr='_slash_date_order') -%}
+    {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(text_expr, timezone_expr, order_expr)) }}
 {%- endmacro %}
 
 {# The spellings of a datetime, in strptime's notation: with an offset (Zuora's usual spelling, first), and without
    one (tenant-local). Spark's patterns are derived from them (zuora_java_patterns). #}
 {% macro zuora_datetime_formats(with_offset) -%}
-    {%- set slash = zuora_slash_date_format('strptime') -%}
+    {%- set slash = '{slash}' -%}
     {%- if with_offset -%}
         {{ return(['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z', '%Y-%m-%d %H:%M:%S.%f%z']) }}
     {%- endif -%}
@@ -26,30 +26,41 @@
                slash ~ ' %H:%M', '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d', '%Y/%m/%d %H:%M:%S']) }}
 {%- endmacro %}
 
-{% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr) -%}
+{% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
         times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
     {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
     coalesce(
         timezone('UTC', {{ zuora_first_strptime(utc_text, zuora_datetime_formats(true)) }}),
-        timezone('UTC', timezone({{ timezone_expr }}, {{ zuora_first_strptime(text_expr, zuora_datetime_formats(false)) }}))
+        timezone('UTC', timezone({{ timezone_expr }},
+            {{ zuora_first_strptime(text_expr, zuora_datetime_formats(false), order_expr) }}))
     )
 {%- endmacro %}
 
-{% macro spark__zuora_parse_timestamp_utc(text_expr, timezone_expr) -%}
+{% macro spark__zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {#- The session runs in UTC: a pattern with an offset gives the UTC instant; a local one is moved from the zone. -#}
     {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
     coalesce(
         {{ zuora_first_to_timestamp(utc_text, zuora_datetime_formats(true)) }},
-        to_utc_timestamp({{ zuora_first_to_timestamp(text_expr, zuora_datetime_formats(false)) }}, {{ timezone_expr }})
+        to_utc_timestamp({{ zuora_first_to_timestamp(text_expr, zuora_datetime_formats(false), order_expr) }},
+            {{ timezone_expr }})
     )
 {%- endmacro %}
 
-{# DuckDB: the first of formats that parses text_expr, or null. #}
-{% macro zuora_first_strptime(text_expr, formats) -%}
+{# DuckDB: the first of formats that parses text_expr, or null; a format with {slash} is read in the order that
+   order_expr names (no order: not read, since a date whose day and month could be either way is never guessed). #}
+{% macro zuora_first_strptime(text_expr, formats, order_expr=none) -%}
     coalesce(
         {%- for format in formats %}
+            {%- if '{slash}' in format %}
+        case {{ order_expr }}
+            {%- for order, read in zuora_slash_formats(format).items() %}
+            when '{{ order }}' then try_strptime({{ text_expr }}, '{{ read }}')
+            {%- endfor %}
+        end{{ ',' if not loop.last }}
+            {%- else %}
         try_strptime({{ text_expr }}, '{{ format }}'){{ ',' if not loop.last }}
+            {%- endif %}
         {%- endfor %}
     )
 {%- endmacro %}

@@ -126,7 +126,8 @@ def _api_record(row: dict[str, str], fields, obj_label: str, obj_api: str, zone:
 
 def demo_tenant(limit: int | None = None, zone: str = "America/Los_Angeles"):
     """The demo bill runs (the latest version of each, under API names, datetimes in UTC) and the entities, as a
-    tenant holds them: ``(runs by ID, entities by ID)``. A run's entity is its ``Entity.Id``."""
+    tenant holds them: ``(runs by ID, entities by ID)``. A run's entity is its ``Entity.Id``. With ``limit``, the
+    latest runs (the demo's last runs are the ones still queued or under way)."""
     entities = {
         r["Entity: ID"]: _api_record(r, ENTITY_FIELDS, "Entity", "Entity", zone)
         for r in _rows("zuora_entity_export.csv")
@@ -142,8 +143,8 @@ def demo_tenant(limit: int | None = None, zone: str = "America/Los_Angeles"):
         previous = runs.get(record["BillingRun.Id"])
         if previous is None or previous["BillingRun.UpdatedDate"] <= record["BillingRun.UpdatedDate"]:
             runs[record["BillingRun.Id"]] = record
-        if limit and len(runs) >= limit:
-            break
+    if limit:
+        runs = dict(list(runs.items())[-limit:])
     return runs, entities
 
 

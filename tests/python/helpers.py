@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,3 +111,13 @@ def mart_rows(warehouse: Path, model: str = "fct_billing_runs") -> list[tuple]:
         warehouse / "zuora.duckdb",
         f"select * exclude (_source_file, _source_row_number) from marts.{model} order by {key}",
     )
+
+
+def sql_examples() -> list[tuple[str, str]]:
+    """Every ```sql block of the README and of the dbt docs: (where, the query)."""
+    sources = [ROOT / "README.md", *sorted((ROOT / "models").rglob("*.md"))]
+    return [
+        (f"{path.relative_to(ROOT)} #{i + 1}", block)
+        for path in sources
+        for i, block in enumerate(re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S))
+    ]

@@ -342,6 +342,21 @@ def _row_edit(change):
     return make
 
 
+def _target_dates(*values: str):
+    """A maker of a copy of the bill-run export whose first rows' Target Dates are ``values`` (a hand edit, or a
+    spreadsheet's re-save)."""
+
+    def make(folder: Path) -> Path:
+        header, rows = read_csv(folder / "zuora_billing_run_export.csv")
+        for row, value in zip(rows, values, strict=False):
+            row["Billing Run: Target Date"] = value
+        path = folder / "resaved.csv"
+        write_csv(path, header, rows)
+        return path
+
+    return make
+
+
 def _file(name: str, content: bytes):
     """A maker of the file ``name`` with ``content`` in the export folder."""
 
@@ -366,15 +381,40 @@ FILE_ERRORS = {
     "missing_updated_date_api": (_missing("UpdatedDate", "api"),
                                  "a required column is missing: Billing Run: Updated Date (BillingRun.UpdatedDate)"),
     "missing_id": (_missing(": ID"), "a required column is missing: Billing Run: ID (BillingRun.Id)"),
-    "not_utf8": (_bom_latin1, "not UTF-8 text (invalid byte at offset"),
+    "windows_code_page": (_bom_latin1, f"not UTF-8 text (line 2: invalid byte at offset {len(','.join(HEADER)) + 24}); "
+                                       "a spreadsheet's 'CSV "
+                                       "(Comma delimited)' writes the Windows code page: save it as 'CSV UTF-8 (Comma "
+                                       "delimited)', or export it again from Zuora"),
+    "slash_dates_disagree": (_target_dates("25/01/2025", "01/02/2025", "01/25/2025"),
+                             "its dates disagree on the order of day and month: row 1 has Billing Run: Target Date "
+                             "25/01/2025 (day first) and row 3 has Billing Run: Target Date 01/25/2025 (month "
+                             "first); a file is written in one locale: export it again"),
+    "slash_dates_all_ambiguous": (_target_dates("01/02/2025", "03/04/2025"),
+                                  "its 2 dates written with slashes (such as 01/02/2025 in row 1, Billing Run: Target "
+                                  "Date) could be day first or month first, and none says which: set "
+                                  "ZUORA_SLASH_DATE_ORDER=DMY (day first: en_GB, most of Europe) or "
+                                  "ZUORA_SLASH_DATE_ORDER=MDY (month first: en_US) for this build"),
+    "two_digit_year": (_target_dates("2025-01-02", "1/25/25"),
+                       "row 2 has Billing Run: Target Date 1/25/25, a date with a two-digit year, as a spreadsheet "
+                       "writes dates when it saves a file again"),
+    "bill_runs_as_a_web_page": (_file("billing-runs.htm", b"<html><table></table></html>"),
+                                "its name says it holds bill runs, but it is a spreadsheet's Web Page file; save it "
+                                "from the spreadsheet as 'CSV UTF-8 (Comma delimited) (.csv)' or 'Excel Workbook "
+                                "(.xlsx)'"),
+    "bill_runs_as_a_binary_workbook": (_file("Billing Runs March.xlsb", b"PK\x03\x04"),
+                                       "its name says it holds bill runs, but it is a spreadsheet's Excel Binary "
+                                       "Workbook file"),
+    "bill_runs_in_an_unknown_format": (_file("billing_runs.numbers.bak", b"x"),
+                                       "its name says it holds bill runs, but it is no format the build reads"),
+    "corrupt_xls": (_file("runs.xls", b"\xd0\xcf\x11\xe0 not a workbook"), "not a readable workbook ("),
     "truncated_last_line": (_truncated, "the last line is truncated (it has 7 of 22 fields and no line end); "
                                         "the download was probably cut short: export the file again"),
-    "zip_without_csv": (_zip_without_csv, "the ZIP holds no export file (.csv, .tsv, .dsv or .json)"),
+    "zip_without_csv": (_zip_without_csv, "the ZIP holds no export file (.csv, .tsv, .dsv, .txt or .json)"),
     "corrupt_gzip": (_file("runs.csv.gz", b"\x1f\x8b this is not really gzip"), "not a readable gzip file ("),
     "cut_short_gzip": (_cut_gzip, "not a readable gzip file (Compressed file ended before the end-of-stream"),
     "corrupt_json": (_file("runs.json", b'[{"BillingRun.Id": "a", "BillingRun.Status": '),
                      "not a readable JSON export ("),
-    "corrupt_xlsx": (_file("runs.xlsx", b"PK\x03\x04 not a workbook"), "not a readable Excel workbook ("),
+    "corrupt_xlsx": (_file("runs.xlsx", b"PK\x03\x04 not a workbook"), "not a readable workbook ("),
     "corrupt_zip": (_corrupt_zip, "not a readable ZIP file"),
     "row_with_an_extra_field": (_row_edit(lambda line: line.replace(",", ",,", 1)),
                                 "line 3 has 23 of the header's 22 fields (a delimiter or a line break inside an "
@@ -406,9 +446,36 @@ def test_file_level_problem_is_one_clear_line(tmp_path, name):
     assert not (tmp_path / "wh" / "zuora.duckdb").exists(), "nothing is published"
 
 
+def test_slash_dates_follow_the_setting_only_where_the_file_is_silent(tmp_path):
+    """ZUORA_SLASH_DATE_ORDER reads a file whose every slash date could be either way; it may not contradict a file
+    that says its order."""
+    make, _ = FILE_ERRORS["slash_dates_all_ambiguous"]
+    exports = _fresh_folder(tmp_path)
+    make(exports)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh",
+                      env={"ZUORA_SLASH_DATE_ORDER": "DMY"})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    dates = query(
+        tmp_path / "wh" / "zuora.duckdb",
+        "select target_date from marts.fct_billing_runs where _source_file like '%resaved.csv' "
+        "and _source_row_number <= 2 order by _source_row_number",
+    )
+    assert [str(d) for (d,) in dates] == ["2025-02-01", "2025-04-03"]
+    _target_dates("25/01/2025")(exports)
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh",
+                      env={"ZUORA_SLASH_DATE_ORDER": "MDY"})  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip().endswith(
+        "resaved.csv: ZUORA_SLASH_DATE_ORDER=MDY contradicts the file: row 1 has Billing Run: Target Date 25/01/2025, "
+        "day first; the file says its order itself: remove the setting, or build this file on its own"
+    )
+
+
 def test_missing_folder_and_empty_folder(tmp_path):
     result = zuora_wh("build", "--export-dir", str(tmp_path / "nowhere"), warehouse=tmp_path / "wh")
     assert result.returncode == 2 and "no such folder" in result.stderr
+    (tmp_path / "a-file.csv").write_text("x")
+    result = zuora_wh("build", "--export-dir", str(tmp_path / "a-file.csv"), warehouse=tmp_path / "wh")
+    assert result.returncode == 2 and "this is a file, not a folder" in result.stderr
     (tmp_path / "empty").mkdir()
     result = zuora_wh("build", "--export-dir", str(tmp_path / "empty"), warehouse=tmp_path / "wh")
     assert result.returncode == 2 and "no export file in this folder" in result.stderr

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import ROOT
+from helpers import ROOT, sql_examples
 
 
 @pytest.fixture(scope="module")
@@ -69,17 +68,7 @@ def test_doc_blocks_are_sentences(docs):
     assert bad == []
 
 
-def _sql_examples() -> list[tuple[str, str]]:
-    """Every ```sql block of the README and of the dbt docs: (where, the query)."""
-    sources = [ROOT / "README.md", *sorted((ROOT / "models").rglob("*.md"))]
-    return [
-        (f"{path.relative_to(ROOT)} #{i + 1}", block)
-        for path in sources
-        for i, block in enumerate(re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S))
-    ]
-
-
-@pytest.mark.parametrize(("where", "sql"), _sql_examples(), ids=[w for w, _ in _sql_examples()])
+@pytest.mark.parametrize(("where", "sql"), sql_examples(), ids=[w for w, _ in sql_examples()])
 def test_every_sql_example_runs(where, sql):
     """The examples people copy work: each runs on the demo build of `make dbt-test` (target/test.duckdb)."""
     db = ROOT / "target" / "test.duckdb"
@@ -89,4 +78,4 @@ def test_every_sql_example_runs(where, sql):
 
 
 def test_the_sql_examples_are_found():
-    assert len(_sql_examples()) >= 15
+    assert len(sql_examples()) >= 15

@@ -62,7 +62,7 @@ def test_demo_covers_what_the_issue_lists(runs, demo_exports):
     offsets = {m.group(1) for c in created if (m := OFFSET_DATETIME.fullmatch(c))}
     assert offsets == {"-08:00", "-07:00"}, "Pacific offsets on both sides of daylight saving"
     assert any(re.fullmatch(r"\d{4}-\d{2}-\d{2}", c) for c in created), "midnight written as a bare date"
-    assert any(re.fullmatch(r"\d{2}/\d{2}/\d{4}", r[BR + "Target Date"]) for r in runs), "en_US dates"
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r[BR + "Target Date"]) for r in runs), "ISO dates, as AQuA"
     guarded = [v for r in runs for v in r.values() if v.startswith("'")]
     assert guarded and all(v[1] in "=+-@;" for v in guarded), "CSV-injection apostrophe, only where Zuora writes it"
 
@@ -114,6 +114,19 @@ def test_cli_writes_the_requested_size(tmp_path, capsys):
     assert len(rows) == 25
     assert min(r[BR + "Created Date"][:10] for r in rows) >= date(2024, 11, 1).isoformat()
     assert "wrote 25 bill runs" in capsys.readouterr().out
+
+
+def test_only_the_latest_runs_are_on_their_way(runs):
+    """A long-lived tenant's runs settle within hours: only the runs of the export's last two days are queued, under
+    way or paused, so that the stuck list (24 hours in a stuck status) is a handful, not every old run."""
+    settled = {"Posted", "Completed", "Error", "Canceled"}
+    in_flight = [r for r in runs if STATUS_UI_LABELS_REVERSED.get(r[BR + "Status"], r[BR + "Status"]) not in settled]
+
+    def day(r: dict[str, str]) -> date:
+        return date.fromisoformat(r[BR + "Created Date"][:10])
+
+    last = max(day(r) for r in runs)
+    assert 6 <= len(in_flight) <= 12 and all((last - day(r)).days <= 2 for r in in_flight)
 
 
 def test_runs_that_never_processed_are_in_the_demo(runs):

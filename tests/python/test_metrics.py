@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import duckdb
 import pytest
-from helpers import ROOT, query
+from helpers import ROOT, query, sql_examples
 
 from zuora_wh.metrics import materialise, mf_query, saved_queries
 
@@ -84,3 +84,23 @@ def test_the_saved_queries_are_materialised_and_add_up_to_the_daily_model(tmp_pa
     got = {(w.date() if isinstance(w, datetime) else w): [r, f, int(i)] for w, r, f, i in rows}
     assert got == {w: v for w, v in weeks.items() if v[0] > 0}
     assert (tmp_path / "weekly_health.csv").read_text().startswith("metric_time__week,")
+    # one calendar: the README's week-by-week query says what the metrics say, week by week
+    readme = next(sql for where, sql in sql_examples() if where.startswith("README") and " as week," in sql)
+    metrics = duckdb.sql(
+        f"select metric_time__week, bill_runs, failed_runs, failure_rate, processing_time_p50, processing_time_p95 "
+        f"from read_parquet('{tmp_path / 'weekly_health.parquet'}') order by 1"
+    ).fetchall()
+    answered = query(DB, f"select week, bill_runs, failed_runs, failure_rate, p50_processing_seconds, "
+                         f"p95_processing_seconds from ({readme.rstrip().rstrip(';')}) order by 1")  # fmt: skip
+    assert len(answered) == len(metrics) > 50
+
+    def day(value) -> date:
+        return value.date() if isinstance(value, datetime) else value
+
+    for ours, theirs in zip(answered, metrics, strict=True):
+        assert day(ours[0]) == day(theirs[0])
+        assert ours[1:3] == theirs[1:3], ours[0]
+        assert all(
+            _same(round(a, 3) if a is not None else None, round(b, 3) if b is not None else None)
+            for a, b in zip(ours[3:], theirs[3:], strict=True)
+        ), (ours, theirs)

@@ -52,7 +52,7 @@ def test_status_as_the_ui_shows_it(built):
     assert set(ui) & set(labels), "the sample has in-progress runs"
 
 
-def test_a_demo_build_does_not_silently_replace_a_warehouse_of_real_exports(built, tmp_path):
+def test_only_the_demo_gives_way_to_another_input_without_replace(built, tmp_path):
     wh = tmp_path / "wh"
     shutil.copytree(built["wh"], wh)  # a warehouse built from real exports
     before = digest(wh / "zuora.duckdb")
@@ -67,6 +67,16 @@ def test_a_demo_build_does_not_silently_replace_a_warehouse_of_real_exports(buil
     replaced = zuora_wh("build", "--replace", warehouse=wh)
     assert replaced.returncode == 0, replaced.stderr[-2000:]
     assert query(wh / "zuora.duckdb", "select built_from, bill_runs from marts.dim_warehouse_build") == [("demo", 720)]
+    # the demo has nothing to protect: real exports replace it with one line, no --replace needed
+    real = zuora_wh("build", "--export-dir", str(built["exports"]), warehouse=wh)
+    assert real.returncode == 0, real.stderr[-2000:]
+    said = f"replacing the demo warehouse in {wh / 'zuora.duckdb'} with this build of {built['exports']}\n"
+    assert said in real.stdout
+    # but one export folder never silently replaces another's
+    other = tmp_path / "other"
+    shutil.copytree(built["exports"], other)
+    refused = zuora_wh("build", "--export-dir", str(other), warehouse=wh)
+    assert refused.returncode == 2 and f"holds the warehouse built from {built['exports']}" in refused.stderr
 
 
 def test_build_folders_name_their_input_and_failed_first_attempts_leave_none(built, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -258,8 +259,115 @@ def _write_extra_columns(path: Path, header: list[str], rows: list[dict[str, str
                                                               for r in rows])  # fmt: skip
 
 
+# ---------- what a spreadsheet writes when a person opens an export and saves it again (Microsoft: "File formats that
+# are supported in Excel", "Excel formatting and features that are not transferred to other file formats": text
+# formats save values "as they are displayed", so dates in the locale's short format; LibreOffice and Google Sheets
+# write the same kinds of files)
+
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def _as_displayed(value: str, locale: str) -> str:
+    """A value as a spreadsheet in ``locale`` displays it, and so saves it: an ISO date (a Target Date, or a datetime
+    that Zuora wrote as a bare date at midnight) in the locale's short date; anything else (a datetime with an
+    offset is text to a spreadsheet) as it was."""
+    found = ISO_DATE.fullmatch(value)
+    if not found:
+        return value
+    year, month, day = found.groups()
+    return f"{int(month)}/{int(day)}/{year}" if locale == "en_US" else f"{day}/{month}/{year}"
+
+
+def _resaved(header: list[str], rows: list[dict[str, str]], locale: str) -> list[dict[str, str]]:
+    out = [{h: _as_displayed(r[h], locale) for h in header} for r in rows]
+    first = 0 if locale == "en_GB" else 1
+    # the file's order must show: a day or a month above 12 somewhere (the writer of this test data makes sure)
+    assert any(int(v.split("/")[first]) > 12 for r in out for v in r.values() if re.fullmatch(r"\d+/\d+/\d{4}", v))
+    return out
+
+
+def _write_excel_uk(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Excel in an en_GB locale, "CSV UTF-8 (Comma delimited)": a byte-order mark, CRLF, day-first dates; and what
+    the sheet leaves: two formatted but empty columns at the end (no name), two rows of delimiters only."""
+    width = len(header) + 2
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow([*header, "", ""])
+        writer.writerows([*(r[h] for h in header), "", ""] for r in _resaved(header, rows, "en_GB"))
+        writer.writerows([[""] * width] * 2)
+
+
+def _write_excel_us(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Excel in an en_US locale, "CSV (Comma delimited)": month-first dates without leading zeros, CRLF."""
+    write_csv(path, header, _resaved(header, rows, "en_US"), lineterminator="\r\n")
+
+
+def _write_mac(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Excel for Mac, "CSV (Macintosh)": lines end in a carriage return alone."""
+    write_csv(path, header, rows, lineterminator="\r")
+
+
+def _write_tab_text(path: Path, header: list[str], rows: list[dict[str, str]], encoding: str = "utf-8") -> None:
+    """Excel's "Text (Tab delimited)" (.txt), or with ``utf-16`` its "Unicode Text" (UTF-16 with a byte-order mark)."""
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, delimiter="\t", lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_xls(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """ "Excel 97-2003 Workbook" (.xls): text cells, and the Target Date as a real date cell, as Excel keeps a date."""
+    import datetime as dt
+
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Billing Run")
+    as_date = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for j, h in enumerate(header):
+        sheet.write(0, j, h)
+    for i, r in enumerate(rows, start=1):
+        for j, h in enumerate(header):
+            if h == "Billing Run: Target Date" and r[h]:
+                sheet.write(i, j, dt.date.fromisoformat(r[h]), as_date)
+            elif r[h] != "":
+                sheet.write(i, j, r[h])
+    book.save(str(path))
+
+
+def _write_ods(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """LibreOffice's and Google Sheets' "OpenDocument Spreadsheet" (.ods): text cells, the Target Date a date cell."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Billing Run")
+    for values in [{h: h for h in header}, *rows]:
+        tr = TableRow()
+        for h in header:
+            v = values[h]
+            if values is not rows and h == "Billing Run: Target Date" and v and values[h] != h:
+                cell = TableCell(valuetype="date", datevalue=v)
+            else:
+                cell = TableCell(valuetype="string") if v else TableCell()
+            if v:
+                cell.addElement(P(text=v))
+            tr.addElement(cell)
+        table.addElement(tr)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+
+
 # file name -> (how it is written, the format the build reports)
 FORMAT_FILES = {
+    "runs_excel_uk.csv": (_write_excel_uk, "CSV, comma"),
+    "runs_excel_us.csv": (_write_excel_us, "CSV, comma"),
+    "runs_excel_mac.csv": (_write_mac, "CSV, comma"),
+    "runs_excel_tab.txt": (_write_tab_text, "Text, tab"),
+    "runs_excel_unicode.txt": (lambda p, h, r: _write_tab_text(p, h, r, "utf-16"), "Text, UTF-16, tab"),
+    "runs_excel_97.xls": (_write_xls, "Excel 97-2003"),
+    "runs_calc.ods": (_write_ods, "OpenDocument"),
     "runs_api_names.csv": (_write_api_names, "CSV, comma"),
     "runs_bom.zip": (_write_bom_zip, "CSV, comma"),
     "runs_extra_columns.csv": (_write_extra_columns, "CSV, comma"),
@@ -299,6 +407,9 @@ def write_every_format(root: Path) -> tuple[Path, dict[str, list[str]]]:
     write_csv(exports / "runs_plain.csv", header, rows[len(FORMAT_FILES) :: parts])
     (exports / "README.md").write_text("exports of March")
     (exports / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (exports / "notes.txt").write_text("check the March runs\n")  # text, but no export: set aside
+    (exports / "summary.htm").write_text("<html></html>")  # a spreadsheet's Web Page, not named as bill runs
+    (exports / "~$runs.xlsx").write_bytes(b"\x0bExcel owner\x00" * 8)  # Excel's lock file beside the open workbook
     (exports / ".DS_Store").write_bytes(b"\x00\x01")
     (exports / ".hidden").mkdir()
     (exports / ".hidden" / "old.csv").write_text("not read")
@@ -336,12 +447,34 @@ def test_files_that_are_not_exports_are_named_once(every_format):
     warnings = [line for line in every_format["result"].stderr.splitlines() if "not exports" in line]
     exports = every_format["exports"]
     assert warnings == [
-        f"warning: ignoring 3 file(s) of the export folder that are not exports: {exports / 'README.md'}, "
-        f"{exports / 'notes.pdf'}, {exports / 'runs.zip'}!export/README.txt"
+        f"warning: ignoring 6 file(s) of the export folder that are not exports: {exports / 'README.md'}, "
+        f"{exports / 'notes.pdf'}, {exports / 'summary.htm'}, {exports / '~$runs.xlsx'}, "
+        f"{exports / 'runs.zip'}!export/README.txt, {exports / 'notes.txt'}"
     ]
+    reasons = dict(query(every_format["db"], "select file, reason from raw.ignored_files"))
+    assert reasons[str(exports / "summary.htm")] == "a spreadsheet's Web Page file, which the build does not read"
+    assert reasons[str(exports / "~$runs.xlsx")] == "Excel's lock file of runs.xlsx (Excel has that workbook open)"
+    assert reasons[str(exports / "notes.txt")] == "not an export: its first line names no field of the data source"
     assert "ignored, not exports:" in every_format["result"].stdout
     assert ".DS_Store" not in every_format["result"].stdout + every_format["result"].stderr
     assert ".hidden" not in every_format["result"].stdout + every_format["result"].stderr
+
+
+def test_what_a_spreadsheet_leaves_is_named_and_skipped(every_format):
+    """Excel's re-save of a sheet: its formatted but empty columns have no name, its rows of delimiters no data."""
+    uk = every_format["exports"] / "runs_excel_uk.csv"
+    err = every_format["result"].stderr
+    assert f"warning: {uk}: skipping 2 rows that hold nothing but delimiters" in err
+    unnamed = "ignoring columns that are not fields of the Billing Run data source: '(unnamed column 23)'"
+    assert f"warning: {uk}: {unnamed}" in err
+
+
+def test_slash_dates_are_read_in_each_files_own_order(every_format):
+    """A UK re-save (15/11/2024) and a US one (11/15/2024) in one folder: each file's own dates say its order."""
+    orders = dict(query(every_format["db"], "select file, slash_date_order from raw.export_files"))
+    exports = every_format["exports"]
+    assert (orders[str(exports / "runs_excel_uk.csv")], orders[str(exports / "runs_excel_us.csv")]) == ("DMY", "MDY")
+    assert orders[str(exports / "runs_plain.csv")] is None
 
 
 def test_columns_that_are_no_fields_are_ignored_and_named(every_format):

@@ -24,6 +24,7 @@ cleaned as (
         {{ zuora_tenant() }} as tenant,
         {{ zuora_clean_text(adapter.quote(var('zuora_deleted_column'))) }} as is_deleted_text,
         {{ zuora_tenant_timezone() }} as _tenant_timezone,
+        _slash_date_order,
         _source_file,
         _source_file_order,
         _source_row_number,

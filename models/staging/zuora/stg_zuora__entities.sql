@@ -21,6 +21,7 @@ cleaned as (
         {%- endfor %}
         {{ zuora_tenant() }} as tenant,
         {{ zuora_tenant_timezone() }} as _tenant_timezone,
+        _slash_date_order,
         _source_file,
         _source_file_order,
         _source_row_number,
