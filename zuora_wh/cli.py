@@ -396,6 +396,18 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_mf(args) -> int:
+    """MetricFlow on the published warehouse, whatever its input, read-only while BI tools read it."""
+    from zuora_wh.metrics import served_mf
+
+    warehouse_dir = _warehouse_dir(args)
+    served = published_input(warehouse_dir / DB_NAME)
+    if served is None:
+        raise UsageError(f"no warehouse at {warehouse_dir / DB_NAME}: run 'make build' first")
+    build_db = build_db_path(warehouse_dir, None if served == DEMO else Path(served))
+    return served_mf(warehouse_dir, build_db.parent / "target", args.mf_args or ["--help"])
+
+
 def cmd_docs(args) -> int:
     """dbt docs from the build file of the input (dbt never opens the served file, which a BI tool may hold)."""
     warehouse_dir, export_dir, build_db = _last_build(args)
@@ -446,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     met.add_argument("--export-dir", help=export_help)
     met.add_argument("--no-wait", action="store_true", help=no_wait_help)
     met.set_defaults(func=cmd_metrics)
+    mf = sub.add_parser("mf", help="MetricFlow on the published warehouse, read-only: mf query --metrics ... (any "
+                        "mf command and its options)")  # fmt: skip
+    mf.add_argument("mf_args", nargs=argparse.REMAINDER, help="the mf command and its options, such as: query "
+                    "--metrics failure_rate --group-by metric_time__week")  # fmt: skip
+    mf.set_defaults(func=cmd_mf)
     docs = sub.add_parser("docs", help="generate dbt's documentation site from the last build")
     docs.add_argument("--export-dir", help=export_help)
     docs.add_argument("--no-wait", action="store_true", help=no_wait_help)

@@ -4,7 +4,12 @@ The dbt Semantic Layer's APIs need dbt's paid platform, so BI tools cannot ask M
 query of the project (``models/marts/semantic/_semantic__models.yml``) is answered by MetricFlow (``mf query
 --saved-query``) on the last build, and written as a Parquet file and a CSV file in ``warehouse/metrics/``, one
 per saved query (``weekly_health.parquet``, ...), replaced atomically. A BI tool reads them like the marts'
-Parquet files; an analyst can ask MetricFlow anything else with ``mf query`` (README: Metrics).
+Parquet files.
+
+An analyst asks MetricFlow anything else with ``python -m zuora_wh mf query ...`` (``served_mf``): MetricFlow on the
+published warehouse, whatever its input, read-only (the served file is attached read-only by the profile's target
+``served``), so it works while BI tools hold the file open, with the semantic manifest of the build that was
+published.
 """
 
 from __future__ import annotations
@@ -78,3 +83,15 @@ def materialise(build_db: Path, env: dict[str, str], out_dir: Path, target_dir: 
             parquet_tmp.unlink(missing_ok=True)
         written.append(out_dir / f"{name}.parquet")
     return written
+
+
+def served_mf(warehouse_dir: Path, build_target: Path, args: list[str]) -> int:
+    """Run ``mf ARGS`` on the published warehouse of ``warehouse_dir``, read-only, with the semantic manifest in
+    ``build_target`` (the target folder of the build that was published); MetricFlow's own output and exit code."""
+    served = warehouse_dir / "zuora.duckdb"
+    if not (build_target / "semantic_manifest.json").exists():
+        raise WarehouseError(f"no semantic manifest in {build_target}: build the warehouse again (make build)")
+    project = mf_project(build_target, build_target.parent / "metricflow")
+    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT), "DBT_PROJECT_DIR": str(project), "DBT_TARGET": "served",
+           "ZUORA_SERVED_PATH": str(served.resolve())}  # fmt: skip
+    return subprocess.run([str(Path(sys.executable).parent / "mf"), *args], cwd=project, env=env).returncode

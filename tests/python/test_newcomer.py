@@ -166,3 +166,18 @@ def test_the_generator_needs_an_output_folder_and_writes_reexports(tmp_path):
     assert again.returncode == 0, again.stderr
     reexport = out / "zuora_billing_run_export_reexport.csv"
     assert len(reexport.read_text().splitlines()) == 1 + 10 + 3
+
+
+def test_metricflow_answers_on_any_warehouse_while_a_reader_holds_it(built, tmp_path):
+    """The README's `python -m zuora_wh mf query`: on a warehouse of real exports (its build folder has no fixed
+    name), read-only, while a BI tool holds the served file open."""
+    served = built["wh"] / "zuora.duckdb"
+    out = tmp_path / "by_year.csv"
+    with duckdb.connect(str(served), read_only=True) as reader:
+        (runs,) = reader.execute("select count(*) from marts.fct_billing_runs").fetchone()
+        result = zuora_wh("mf", "query", "--metrics", "bill_runs", "--group-by", "metric_time__year", "--csv",
+                          str(out), warehouse=built["wh"])  # fmt: skip
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert reader.execute("select count(*) from marts.fct_billing_runs").fetchone() == (runs,)
+    rows = out.read_text().splitlines()
+    assert rows[0] == "metric_time__year,bill_runs" and sum(int(r.split(",")[1]) for r in rows[1:]) == runs == RUNS
