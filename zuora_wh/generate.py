@@ -280,7 +280,12 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
     """
     rng = random.Random(seed * 1_000_003 + i)
     t0 = datetime(start.year, start.month, start.day, tzinfo=TENANT_TZ).astimezone(UTC)
-    step = timedelta(days=round(months * 365.25 / 12)).total_seconds() / max(n, 1)
+    end = t0 + timedelta(days=round(months * 365.25 / 12))
+    # the latest runs of a long export are still on their way, created every few hours over its last days; the
+    # settled ones before them fill the time until then
+    in_flight = IN_FLIGHT_RUNS if n >= IN_FLIGHT_MIN_RUNS else 0
+    settled_until = end - in_flight * IN_FLIGHT_EVERY
+    step = (settled_until - t0).total_seconds() / max(n - in_flight, 1)
     created = t0 + timedelta(seconds=int(i * step + rng.random() * step * 0.9))
     local = created.astimezone(TENANT_TZ)
     scheduled = rng.random() < 0.08  # scheduled runs start exactly at tenant midnight
@@ -290,10 +295,9 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
     status = _weighted(rng, STATUS_WEIGHTS)
     ui_label = rng.random() < 0.5
     back = n - 1 - i  # 0: the newest run
-    if n >= IN_FLIGHT_MIN_RUNS and back < IN_FLIGHT_RUNS:  # the latest runs are still on their way
+    if back < in_flight:
         status = IN_FLIGHT_STATUSES[back % len(IN_FLIGHT_STATUSES)]
         ui_label = back >= len(IN_FLIGHT_STATUSES)
-        end = t0 + timedelta(days=round(months * 365.25 / 12))
         created = end - back * IN_FLIGHT_EVERY - timedelta(seconds=rng.randint(0, 3600))
         local = created.astimezone(TENANT_TZ)
     run_type = "CatchUp" if rng.random() < 0.07 and status not in ("Canceled", "CancelInProgress") else "Regular"
