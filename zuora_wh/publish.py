@@ -21,12 +21,11 @@ from pathlib import Path
 import duckdb
 
 from zuora_wh.errors import BuildBusy
-from zuora_wh.sql import quote_string
+from zuora_wh.sql import quote_identifier, quote_string
 
 # DuckDB 1.0 and every later version open this format: the DuckDB JDBC driver inside DBeaver and the Metabase
 # DuckDB driver lag behind the Python package by several releases.
 STORAGE_VERSION = "v1.0.0"
-MARTS = ("fct_billing_runs", "dim_zuora_entities", "dim_warehouse_build")
 
 
 LOCK_FILE = ".build.lock"
@@ -130,14 +129,37 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
+def marts_of(con, database: str = "build") -> dict[str, list[tuple[str, str]]]:
+    """Every table of schema marts of ``database``, with its columns and their types, in order."""
+    rows = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns where table_catalog = ? and "
+        "table_schema = 'marts' and table_name in (select table_name from information_schema.tables where "
+        "table_catalog = ? and table_schema = 'marts' and table_type = 'BASE TABLE') order by table_name, "
+        "ordinal_position",
+        [database, database],
+    ).fetchall()
+    marts: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        marts.setdefault(table, []).append((column, kind))
+    return marts
+
+
 def _write_parquet(con, parquet_dir: Path) -> None:
+    """Every mart as a Parquet file, each by an atomic rename. The marts' timestamps are UTC without a zone (the
+    warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC), so that
+    every reader, whatever its own zone, shows the same moment."""
+    con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    for mart in MARTS:
+    for mart, columns in marts_of(con).items():
         final = parquet_dir / f"{mart}.parquet"
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
+        select = ", ".join(
+            f"cast({quote_identifier(c)} as timestamptz) as {quote_identifier(c)}" if kind == "TIMESTAMP"
+            else quote_identifier(c) for c, kind in columns
+        )  # fmt: skip
         try:
             con.execute(
-                f"copy (select * from build.marts.{mart}) to {quote_string(str(tmp))} "
+                f"copy (select {select} from build.marts.{quote_identifier(mart)}) to {quote_string(str(tmp))} "
                 "(format parquet, compression zstd)"
             )
             fsync_path(tmp)

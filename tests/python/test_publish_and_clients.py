@@ -189,6 +189,26 @@ def test_polars_reads_the_parquet_files(demo_warehouse):
     assert fct.height == query(demo_warehouse / "zuora.duckdb", "select count(*) from marts.fct_billing_runs")[0][0]
 
 
+def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
+    """Every mart an analyst uses has its Parquet file, row for row; a timestamp is an instant in UTC there
+    (TIMESTAMP WITH TIME ZONE), so a reader in another zone shows the same moment, not a shifted one."""
+    served = demo_warehouse / "zuora.duckdb"
+    marts = query(served, "select table_name from information_schema.tables where table_schema = 'marts' and "
+                          "table_type = 'BASE TABLE' order by 1")  # fmt: skip
+    names = [m for (m,) in marts]
+    assert {"fct_billing_run_daily", "fct_stuck_billing_runs", "fct_billing_run_status_changes",
+            "fct_deleted_billing_runs"} <= set(names)  # fmt: skip
+    assert sorted(p.stem for p in (demo_warehouse / "parquet").glob("*.parquet")) == names
+    for mart in names:
+        parquet = demo_warehouse / "parquet" / f"{mart}.parquet"
+        assert pl.read_parquet(parquet).height == query(served, f"select count(*) from marts.{mart}")[0][0], mart
+    stuck = pl.read_parquet(demo_warehouse / "parquet" / "fct_stuck_billing_runs.parquet")
+    assert stuck.schema["in_status_since"] == pl.Datetime("us", "UTC") and stuck.height > 0
+    runs = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet").sort("billing_run_id")
+    first = query(served, "select created_at from marts.fct_billing_runs order by billing_run_id limit 1")[0][0]
+    assert runs["created_at"][0].replace(tzinfo=None) == first and str(runs["created_at"][0].tzinfo) == "UTC"
+
+
 def test_empty_mart_publishes_parquet_without_a_phantom_row(tmp_path):
     exports = tmp_path / "exports"
     write_exports(exports, bill_runs=0)
