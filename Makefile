@@ -8,7 +8,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)
 WAREHOUSE ?= $(or $(ZUORA_WAREHOUSE_DIR),warehouse)/zuora.duckdb
 
-.PHONY: setup build refresh test test-spark dbt-test pytest lint score format docs demo-data catalog bench report clean
+.PHONY: setup build refresh test test-spark browser java dbt-test pytest lint score format docs demo-data catalog bench report clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ build: setup
 	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
 	$(BIN)/python -m zuora_wh metrics
 	@echo
-	@echo "The warehouse is $(CURDIR)/$(WAREHOUSE). Try:"
+	@echo "The warehouse is $(abspath $(WAREHOUSE)). Try:"
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
 
 # Pull what changed from Zuora into $$ZUORA_EXPORT_DIR (AQuA; credentials from the environment, several tenants from
@@ -34,10 +34,33 @@ refresh: setup
 	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
 	$(BIN)/python -m zuora_wh metrics
 
-test: setup dbt-test pytest lint score
+test: browser setup dbt-test pytest lint score
+
+# What make test needs beyond Python: Debian's chromium (the health page's test). Root installs it; anyone else is told
+# in the first line, before anything runs.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test: installing Debian's chromium (the health page's test opens the page in it)"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "make test needs Debian's chromium for the health page's test: run 'sudo apt-get install chromium', then make test again"; \
+	    exit 1; \
+	  fi; }
+
+# What make test-spark needs beyond Python: Java 17, the same way.
+java:
+	@command -v java >/dev/null 2>&1 || [ -n "$$JAVA_HOME" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test-spark: installing Java 17 (Spark runs on it)"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless >/dev/null; \
+	  else \
+	    echo "make test-spark needs Java 17: run 'sudo apt-get install openjdk-17-jre-headless', then make test-spark again"; \
+	    exit 1; \
+	  fi; }
 
 # The same project on Spark (in-process pyspark), compared mart by mart with the DuckDB demo build of dbt-test.
-test-spark: setup $(VENV)/.spark-installed
+test-spark: java setup $(VENV)/.spark-installed
 	test -f target/test.duckdb || $(MAKE) dbt-test
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/spark
 

@@ -21,7 +21,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, MART_COLUMNS, STATUSES, Field, status_column
+from zuora_wh.columns import (
+    BILLING_RUN_EXPORT_FIELDS,
+    ENTITY_FIELDS,
+    ENTITY_ID,
+    MART_COLUMNS,
+    STATUSES,
+    Field,
+    status_column,
+)
 from zuora_wh.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +66,8 @@ def _seed_types(fields: tuple[Field, ...], indent: str) -> list[str]:
 
 def _readme_table(_: tuple[Field, ...], indent: str) -> list[str]:
     rows = [f"{indent}| Zuora label | API name | column | type |", f"{indent}|---|---|---|---|"]
-    for f in _in_mart_order(BILLING_RUN_EXPORT_FIELDS + ENTITY_FIELDS[1:]):
+    # the entity's ID is in the bill run's export already: every field once
+    for f in _in_mart_order(BILLING_RUN_EXPORT_FIELDS + tuple(f for f in ENTITY_FIELDS if f != ENTITY_ID)):
         rows.append(f"{indent}| {f.header_label} | {f.header_api} | `{f.column}` | {TYPES[f.kind]} |")
     return rows
 

@@ -421,10 +421,11 @@ def cmd_docs(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    text = __doc__.replace("``", "")  # the docstring's code spans, as a terminal shows them
     p = argparse.ArgumentParser(
         prog="python -m zuora_wh",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 2)[2],
+        description=text.split("\n\n")[0],
+        epilog=text.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--warehouse-dir", default=os.environ.get("ZUORA_WAREHOUSE_DIR", str(ROOT / "warehouse")),

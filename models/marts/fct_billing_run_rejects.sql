@@ -16,8 +16,8 @@ final as (
 
     select
         ---------- where and why
-        _source_file as source_file,
-        _source_row_number as source_row_number,
+        _source_file,
+        _source_row_number,
         _reject_reasons as reject_reasons,
 
         ---------- the values as written in the file (text), one column per field (var zuora_fields)

@@ -202,7 +202,8 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
     _, reasons = REJECTED[name]
     rejects = file_rows(
         bad_rows_build,
-        "select source_row_number, reject_reasons from marts.fct_billing_run_rejects where source_file = ? order by 1",
+        "select _source_row_number, reject_reasons from marts.fct_billing_run_rejects where _source_file = ? "
+        "order by 1",
         f"reject_{name}.csv",
     )
     assert rejects == [(i + 1, r) for i, r in enumerate(reasons)]
@@ -213,7 +214,7 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
 
 def test_quarantine_keeps_the_raw_values(bad_rows_build):
     raw = file_rows(bad_rows_build, "select total_time_ms, status from marts.fct_billing_run_rejects "
-                    "where source_file = ?", "reject_total_time_negative_guarded.csv")  # fmt: skip
+                    "where _source_file = ?", "reject_total_time_negative_guarded.csv")  # fmt: skip
     assert raw == [("'-5", "Posted")]
 
 
@@ -224,7 +225,7 @@ def test_value_is_cleaned_and_loaded(bad_rows_build, name):
     got = file_rows(bad_rows_build, f"select {columns} from marts.fct_billing_runs where _source_file = ?",
                     f"clean_{name}.csv")  # fmt: skip
     assert got == [tuple(expected.values())]
-    rejects = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_run_rejects where source_file = ?",
+    rejects = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_run_rejects where _source_file = ?",
                         f"clean_{name}.csv")  # fmt: skip
     assert rejects == [(0,)]
 

@@ -64,6 +64,15 @@ def test_every_column_of_the_catalog_is_described_in_each_models_yaml():
     assert {f.column for f in BILLING_RUN_EXPORT_FIELDS} <= {c["name"] for c in stg["columns"]}
 
 
+def test_the_readmes_column_table_lists_every_field_once():
+    """The README's column mapping: every field of the data source, once (the entity's ID is the bill run's)."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- >>> make catalog: column mapping -->")[1].split("<!-- <<< make catalog")[0]
+    labels = [row.split("|")[1].strip() for row in table.strip().splitlines()[2:]]
+    fields = [f.header_label for f in BILLING_RUN_FIELDS + ENTITY_FIELDS]
+    assert sorted(labels) == sorted(fields) and len(labels) == len(set(labels)) == 35
+
+
 def test_no_model_lists_the_fields_by_hand():
     """The SQL takes the fields from the catalog: no model spells out a Zuora label."""
     for sql in (ROOT / "models").rglob("*.sql"):

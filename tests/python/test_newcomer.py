@@ -6,6 +6,7 @@ One small export folder is built once (the module fixture); each test then makes
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -181,3 +182,26 @@ def test_metricflow_answers_on_any_warehouse_while_a_reader_holds_it(built, tmp_
         assert reader.execute("select count(*) from marts.fct_billing_runs").fetchone() == (runs,)
     rows = out.read_text().splitlines()
     assert rows[0] == "metric_time__year,bill_runs" and sum(int(r.split(",")[1]) for r in rows[1:]) == runs == RUNS
+
+
+@pytest.mark.parametrize(("target", "needs"), [("browser", "Debian's chromium"), ("java", "Java 17")])
+def test_make_test_says_first_what_the_machine_lacks(tmp_path, target, needs):
+    """On a machine without chromium (or Java, for make test-spark) where it cannot install it, the first line of make
+    test says what to install, and nothing runs."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("make", "sh", "id", "env"):
+        (bare / tool).symlink_to(shutil.which(tool))
+    env = {"PATH": str(bare), "HOME": str(tmp_path)}
+    result = subprocess.run(["make", "-s", target], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stdout.splitlines()[0].startswith(f"make test{'-spark' if target == 'java' else ''} needs {needs}")
+
+
+def test_help_and_the_build_say_paths_as_a_terminal_shows_them(tmp_path):
+    """--help has no reStructuredText quotes; make build names an absolute warehouse folder as it is."""
+    helped = subprocess.run([sys.executable, "-m", "zuora_wh", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert helped.returncode == 0 and "``" not in helped.stdout and "python -m zuora_wh COMMAND" in helped.stdout
+    dry = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(tmp_path / "wh")})  # fmt: skip
+    assert f"The warehouse is {tmp_path / 'wh' / 'zuora.duckdb'}. Try:" in dry.stdout
