@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zuora_wh.cli import build_db_path  # noqa: E402
-from zuora_wh.generate import write_exports, write_reexport  # noqa: E402
-from zuora_wh.read_exports import BILLING_RUN_LABELS, ENTITY_LABELS  # noqa: E402
+from zuora_wh.generate import write_demo_files, write_demo_reexport  # noqa: E402
+from zuora_wh.raw_layer import BILLING_RUN_LABELS, ENTITY_LABELS  # noqa: E402
+from zuora_wh.warehouse import build_db_path  # noqa: E402
 
 MEMORY_LIMIT = "3GB"
 FILES = 10
@@ -137,8 +137,18 @@ def model_seconds(warehouse: Path, export_dir: Path) -> dict[str, float]:
 
 
 def build(export_dir: Path, warehouse: Path, full_refresh: bool) -> dict:
-    cmd = [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), "build", "--export-dir",
-           str(export_dir), "--no-publish", *(["--full-refresh"] if full_refresh else [])]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "zuora_wh",
+        "--warehouse-dir",
+        str(warehouse),
+        "build",
+        "--export-dir",
+        str(export_dir),
+        "--no-publish",
+        *(["--full-refresh"] if full_refresh else []),
+    ]
     env = {"ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "ZUORA_DUCKDB_TEMP_DIR": str(warehouse / "tmp")}
     wall, rss, _ = timed(cmd, env)
     per_model = model_seconds(warehouse, export_dir)
@@ -170,7 +180,7 @@ def run_size(n: int, work: Path) -> dict:
     if not (export_dir / ".complete").exists():
         shutil.rmtree(export_dir, ignore_errors=True)
         print(f"[{n:,}] generating {FILES} overlapping exports ...", flush=True)
-        write_exports(export_dir, bill_runs=n, files=FILES, overlap=0.02, progress=True, workers=os.cpu_count() or 1)
+        write_demo_files(export_dir, bill_runs=n, files=FILES, overlap=0.02, progress=True, workers=os.cpu_count() or 1)
         (export_dir / ".complete").touch()
     for stale in export_dir.glob("*reexport*.csv"):
         stale.unlink()
@@ -180,7 +190,7 @@ def run_size(n: int, work: Path) -> dict:
     print(f"[{n:,}] baseline {base['wall']:.1f}s; dbt full build ...", flush=True)
     full = build(export_dir, warehouse, full_refresh=True)
     print(f"[{n:,}] full {full['wall']:.1f}s (models {full['models']:.1f}s); 1% re-export ...", flush=True)
-    write_reexport(export_dir, n, share=0.01, new_runs=n // 1000, name="zuora_billing_run_export_reexport.csv")
+    write_demo_reexport(export_dir, n, share=0.01, new_runs=n // 1000, name="zuora_billing_run_export_reexport.csv")
     incr = build(export_dir, warehouse, full_refresh=False)
     print(f"[{n:,}] incremental {incr['wall']:.1f}s (models {incr['models']:.1f}s)", flush=True)
     (export_dir / "zuora_billing_run_export_reexport.csv").unlink()

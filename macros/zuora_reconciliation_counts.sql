@@ -2,7 +2,7 @@
   Per export file: how many rows of `versions` (every row read, with _reject_reasons) were read, rejected,
   deleted (their record is one that `deleted`, when given, holds: a run Zuora deleted, whose every row is
   accounted for there), loaded (they are the row `mart` holds for their key) and superseded (`mart` holds another
-  row for their key). The key is the tenant and `key`. Used by fct_export_file_reconciliation for bill runs and
+  row for their key). The key is the tenant and `key`. Used by audit_export_file_reconciliation for bill runs and
   for entities.
 #}
 {% macro zuora_reconciliation_counts(versions, mart, key, deleted=none) -%}

@@ -26,16 +26,22 @@ from zuora_wh.columns import (
     ENTITY_FIELDS,
     ENTITY_ID,
     MART_COLUMNS,
-    STATUSES,
     Field,
     status_column,
+    statuses,
 )
 from zuora_wh.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPES = {"id": "varchar (32 lowercase hex)", "text": "varchar", "status": "varchar (API values)",
-         "run_type": "varchar (`Regular`, `CatchUp`)", "date": "date", "datetime": "timestamp (UTC)",
-         "integer": "bigint"}  # fmt: skip
+TYPES = {
+    "id": "varchar (32 lowercase hex)",
+    "text": "varchar",
+    "status": "varchar (API values)",
+    "run_type": "varchar (`Regular`, `CatchUp`)",
+    "date": "date",
+    "datetime": "timestamp (UTC)",
+    "integer": "bigint",
+}
 
 
 def _in_mart_order(fields: tuple[Field, ...]) -> list[Field]:
@@ -75,10 +81,14 @@ def _readme_table(_: tuple[Field, ...], indent: str) -> list[str]:
 def _status_columns(_: tuple[Field, ...], indent: str) -> list[str]:
     """The daily model's count of runs per status, one column per status of the rule ``statuses``."""
     out = []
-    for status in STATUSES:
-        out += [f"{indent}- name: {status_column(status)}",
-                f"{indent}  description: The number of bill runs created that day whose status is now {status}.",
-                f"{indent}  data_type: bigint", f"{indent}  constraints:", f"{indent}    - type: not_null"]  # fmt: skip
+    for status in statuses():
+        out += [
+            f"{indent}- name: {status_column(status)}",
+            f"{indent}  description: The number of bill runs created that day whose status is now {status}.",
+            f"{indent}  data_type: bigint",
+            f"{indent}  constraints:",
+            f"{indent}    - type: not_null",
+        ]
     return out
 
 
@@ -87,14 +97,18 @@ BLOCKS: dict[str, tuple[str, tuple[Field, ...], Callable[[tuple[Field, ...], str
     "stg_zuora__billing_runs": ("models/staging/zuora/_zuora__models.yml", BILLING_RUN_EXPORT_FIELDS, _doc_columns),
     "stg_zuora__entities": ("models/staging/zuora/_zuora__models.yml", ENTITY_FIELDS, _doc_columns),
     "int_zuora__billing_run_versions": (
-        "models/intermediate/_int_zuora__models.yml", BILLING_RUN_EXPORT_FIELDS, _doc_columns),
+        "models/intermediate/_int_zuora__models.yml",
+        BILLING_RUN_EXPORT_FIELDS,
+        _doc_columns,
+    ),
+    "int_zuora__entity_versions": ("models/intermediate/_int_zuora__models.yml", ENTITY_FIELDS, _doc_columns),
     "zuora_billing_run_export columns": ("seeds/_zuora__seeds.yml", BILLING_RUN_EXPORT_FIELDS, _seed_columns),
     "zuora_entity_export columns": ("seeds/_zuora__seeds.yml", ENTITY_FIELDS, _seed_columns),
     "zuora_billing_run_export types": ("dbt_project.yml", BILLING_RUN_EXPORT_FIELDS, _seed_types),
     "zuora_entity_export types": ("dbt_project.yml", ENTITY_FIELDS, _seed_types),
     "column mapping": ("README.md", (), _readme_table),
     "fct_billing_run_daily statuses": ("models/marts/_marts__models.yml", (), _status_columns),
-}  # fmt: skip
+}
 
 
 def _markers(path: str, name: str) -> tuple[str, str]:

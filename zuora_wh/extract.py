@@ -47,7 +47,7 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_FIELDS, DELETED_COLUMN, DELETED_HEADERS, ENTITY_FIELDS
+from zuora_wh.columns import BILLING_RUN_FIELDS, ENTITY_FIELDS, deleted_column, deleted_headers
 from zuora_wh.errors import UsageError, WarehouseError
 from zuora_wh.publish import fsync_path
 from zuora_wh.sql import quote_identifier, quote_string
@@ -144,7 +144,7 @@ def batch_request(fields: TenantFields, start: dt.datetime, end: dt.datetime, de
         "query": f"select {', '.join(selected)} from BillingRun where {window_clause('UpdatedDate', start, end)}",
     }
     if deleted:  # "Extract deleted data in each query": stateless AQuA refuses it without forceExport (90012)
-        runs["deleted"] = {"column": DELETED_COLUMN, "format": "Boolean", "forceExport": True}
+        runs["deleted"] = {"column": deleted_column(), "format": "Boolean", "forceExport": True}
     queries = [runs]
     if fields.entity:  # an entity's change does not move its bill runs' UpdatedDate: by its own
         queries.append(
@@ -187,7 +187,7 @@ def _read_csv(path: Path, header: list[str]) -> str:
 
 def deleted_header(header: list[str]) -> str | None:
     """AQuA's deleted flag, by its name wherever it stands (Zuora writes it first, named after the object)."""
-    return next((h for h in header if h.casefold() in DELETED_HEADERS), None)
+    return next((h for h in header if h.casefold() in deleted_headers()), None)
 
 
 def count_rows(path: Path, header: list[str]) -> tuple[int, int]:
@@ -437,7 +437,7 @@ class TenantExtract:
         empty."""
         import csv
 
-        header = [f"BillingRun.{DELETED_COLUMN}", *(h for h in like if h.casefold() not in DELETED_HEADERS)]
+        header = [f"BillingRun.{deleted_column()}", *(h for h in like if h.casefold() not in deleted_headers())]
         partial = self.folder / f".{FILE_PREFIX}id-sweep-{secrets.token_hex(4)}.partial"
         with partial.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n", restval="")

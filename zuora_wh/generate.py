@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 from zuora_wh.columns import (
     BILLING_RUN_EXPORT_FIELDS,
     BILLING_RUN_FIELDS,
-    CSV_INJECTION_CHARACTERS,
     ENTITY_FIELDS,
-    STATUS_UI_LABELS,
+    csv_injection_characters,
     headers,
+    status_ui_labels,
 )
 
 TENANT_TZ = ZoneInfo("America/Los_Angeles")
@@ -88,7 +88,7 @@ class Entity:
 
 def guard(value: str) -> str:
     """Zuora's CSV-injection guard: a text value starting with = + - @ ; gets a leading apostrophe."""
-    return "'" + value if value.startswith(CSV_INJECTION_CHARACTERS) else value
+    return "'" + value if value.startswith(csv_injection_characters()) else value
 
 
 def zuora_datetime(value: datetime | None) -> str:
@@ -237,7 +237,7 @@ class BillRun:
     invoice_settlement: bool  # without the feature, Zuora leaves Number of Credit Memos empty
 
     def export_row(self) -> list[str]:
-        status = STATUS_UI_LABELS[self.status] if self.ui_label and self.status in STATUS_UI_LABELS else self.status
+        status = status_ui_labels()[self.status] if self.ui_label and self.status in status_ui_labels() else self.status
         values = {
             "BillingRunNumber": f"BR-{self.number:08d}",
             "BillingRunType": self.run_type,
@@ -304,15 +304,32 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
     target_type = rng.choice(TARGET_TYPES)
     target = local.date() + timedelta(days=rng.choice((0, 0, 0, 1, 7)))
     run = BillRun(
-        number=i + 1, id=hex_id(rng), run_type=run_type, target_type=target_type, status=status,
-        created=created, target=target, invoice=target if rng.random() < 0.85 else local.date(),
-        executed=None, started=None, ended=None, posted=None, updated=created, total_ms=None,
-        accounts=None, invoices=None, credit_memos=None, error="", name="", entity_id="",
-        created_by=rng.choice(users), updated_by=rng.choice(users),
+        number=i + 1,
+        id=hex_id(rng),
+        run_type=run_type,
+        target_type=target_type,
+        status=status,
+        created=created,
+        target=target,
+        invoice=target if rng.random() < 0.85 else local.date(),
+        executed=None,
+        started=None,
+        ended=None,
+        posted=None,
+        updated=created,
+        total_ms=None,
+        accounts=None,
+        invoices=None,
+        credit_memos=None,
+        error="",
+        name="",
+        entity_id="",
+        created_by=rng.choice(users),
+        updated_by=rng.choice(users),
         ui_label=ui_label,
         # Before 2025-02 the tenant had not enabled Invoice Settlement.
         invoice_settlement=local.date() >= date(2025, 2, 1),
-    )  # fmt: skip
+    )
     if status not in ("Pending", "Paused") and not (status in ("Canceled", "CancelInProgress") and rng.random() < 0.4):
         _process(run, rng, scheduled)
         if status == "Processing":
@@ -413,7 +430,7 @@ def _writer(path: Path, header: list[str], bom: bool = False):
     return fh, w
 
 
-def write_exports(
+def write_demo_files(
     out_dir: Path,
     bill_runs: int = DEMO_BILL_RUNS,
     seed: int = 20240101,
@@ -476,7 +493,7 @@ def write_exports(
 
 
 def _write_run_file(job) -> int:
-    """Write Billing Run export number ``k`` (see write_exports); returns how many rows it holds."""
+    """Write Billing Run export number ``k`` (see write_demo_files); returns how many rows it holds."""
     path, header_style, kw, bounds, k, overlap = job
     written = 0
     fh, w = _writer(path, headers(BILLING_RUN_EXPORT_FIELDS, header_style))
@@ -492,11 +509,17 @@ def _write_run_file(job) -> int:
     return written
 
 
-def write_reexport(
-    out_dir: Path, bill_runs: int, share: float, new_runs: int = 0, seed: int = 20240101,
-    header_style: str = "label", name: str = "zuora_billing_run_export_reexport.csv", months: int = DEMO_MONTHS,
-) -> Path:  # fmt: skip
-    """An incremental re-export of a history written by ``write_exports`` with the same ``bill_runs`` and
+def write_demo_reexport(
+    out_dir: Path,
+    bill_runs: int,
+    share: float,
+    new_runs: int = 0,
+    seed: int = 20240101,
+    header_style: str = "label",
+    name: str = "zuora_billing_run_export_reexport.csv",
+    months: int = DEMO_MONTHS,
+) -> Path:
+    """An incremental re-export of a history written by ``write_demo_files`` with the same ``bill_runs`` and
     ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs."""
     rng = random.Random(seed)
     users = [hex_id(rng) for _ in range(6)]
@@ -542,9 +565,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--jobs", type=int, default=1, help="with --files: write this many files at once (processes)")
     p.add_argument("--progress", action="store_true", help="show a progress bar on standard error")
-    p.add_argument("--reexport", type=float, metavar="SHARE",
-                   help="write only a re-export of the history the same options write: this share of its runs, "
-                        "one step further along the status state machine with a later Updated Date")  # fmt: skip
+    p.add_argument(
+        "--reexport",
+        type=float,
+        metavar="SHARE",
+        help="write only a re-export of the history the same options write: this share of its runs, "
+        "one step further along the status state machine with a later Updated Date",
+    )
     p.add_argument("--new-runs", type=int, default=0, help="with --reexport: this many new runs too (default 0)")
     args = p.parse_args(argv)
     if args.bill_runs < 0:
@@ -554,15 +581,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.reexport is not None:
         if not 0 < args.reexport <= 1 or args.new_runs < 0:
             p.error("--reexport must be above 0 and at most 1, and --new-runs 0 or more")
-        path = write_reexport(args.out_dir, args.bill_runs, args.reexport, args.new_runs, args.seed,
-                              args.header_style, months=args.months)  # fmt: skip
+        path = write_demo_reexport(
+            args.out_dir, args.bill_runs, args.reexport, args.new_runs, args.seed, args.header_style, months=args.months
+        )
         print(f"wrote a re-export of {args.reexport:.0%} of {args.bill_runs} bill runs and {args.new_runs} new: {path}")
         return 0
-    paths = write_exports(
-        args.out_dir, args.bill_runs, args.seed, args.header_style, months=args.months, progress=args.progress,
-        files=args.files, overlap=args.overlap if args.files > 1 else 0.0, combined=args.combined,
+    paths = write_demo_files(
+        args.out_dir,
+        args.bill_runs,
+        args.seed,
+        args.header_style,
+        months=args.months,
+        progress=args.progress,
+        files=args.files,
+        overlap=args.overlap if args.files > 1 else 0.0,
+        combined=args.combined,
         workers=args.jobs,
-    )  # fmt: skip
+    )
     print(f"wrote {args.bill_runs} bill runs: " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import STATUSES, status_column
+from zuora_wh.columns import status_column, statuses
 
 WEEKS = 26  # every chart and headline shows the same window: the 26 weeks ending with the latest week with runs
 
@@ -89,8 +89,13 @@ def _spec(title: str, values: list[dict], mark: dict, encoding: dict) -> dict:
 
 
 # A week on the x axis: one tick per week, labelled with its Monday.
-WEEK_AXIS = {"field": "week", "type": "ordinal", "title": "week (from Monday)", "timeUnit": "yearmonthdate",
-             "axis": {"format": "%d %b", "labelAngle": -45}}  # fmt: skip
+WEEK_AXIS = {
+    "field": "week",
+    "type": "ordinal",
+    "title": "week (from Monday)",
+    "timeUnit": "yearmonthdate",
+    "axis": {"format": "%d %b", "labelAngle": -45},
+}
 
 
 def _count_axis(field: str, title: str, **more) -> dict:
@@ -99,13 +104,17 @@ def _count_axis(field: str, title: str, **more) -> dict:
 
 
 def charts(con, weeks: Window) -> list[Chart]:
-    status_sums = ", ".join(f"sum({status_column(s)}) as {status_column(s)}" for s in STATUSES)
+    status_sums = ", ".join(f"sum({status_column(s)}) as {status_column(s)}" for s in statuses())
     by_status = con.execute(
         f"select date_trunc('week', run_date)::date as week, {status_sums} from marts.fct_billing_run_daily "
         f"where run_date {weeks.sql} group by 1 order by 1"
     ).fetchall()
-    stacked = [{"week": w.isoformat(), "status": s, "runs": int(n)}
-               for w, *counts in by_status for s, n in zip(STATUSES, counts, strict=True) if n]  # fmt: skip
+    stacked = [
+        {"week": w.isoformat(), "status": s, "runs": int(n)}
+        for w, *counts in by_status
+        for s, n in zip(statuses(), counts, strict=True)
+        if n
+    ]
     failure = con.execute(
         "select date_trunc('week', run_date)::date as week, sum(bill_runs) as runs, sum(error_runs) as failed, "
         "sum(error_runs) / nullif(sum(bill_runs), 0) as failure_rate from marts.fct_billing_run_daily "
@@ -124,45 +133,98 @@ def charts(con, weeks: Window) -> list[Chart]:
         "else '' end || coalesce(entity_name, '(no entity)') as entity, coalesce(sum(number_of_invoices), 0) "
         f"as invoices from marts.fct_billing_runs where created_date {weeks.sql} group by 1 order by 2 desc, 1"
     ).fetchall()
-    colours = {"field": "status", "type": "nominal", "sort": list(STATUSES),
-               "scale": {"domain": list(STATUS_COLOURS), "range": list(STATUS_COLOURS.values())}}  # fmt: skip
+    colours = {
+        "field": "status",
+        "type": "nominal",
+        "sort": list(statuses()),
+        "scale": {"domain": list(STATUS_COLOURS), "range": list(STATUS_COLOURS.values())},
+    }
     within = f", {weeks.text}"
     return [
-        Chart("runs-by-status", f"Bill runs per week, by status now{within}",
-              _spec(f"Bill runs per week, by status now ({weeks.text})", stacked, {"type": "bar", "tooltip": True},
-                    {"x": WEEK_AXIS, "y": _count_axis("runs", "bill runs", stack="zero"), "color": colours}),
-              ["week", *STATUSES], [(w.isoformat(), *map(int, c)) for w, *c in by_status]),
-        Chart("failure-rate", f"Failure rate per week{within}",
-              _spec(f"Failure rate per week: Error runs / all runs ({weeks.text})",
-                    [{"week": w.isoformat(), "failure_rate": float(r)} for w, _, _, r in failure if r is not None],
-                    {"type": "line", "point": True, "tooltip": True},
-                    {"x": WEEK_AXIS, "y": {"field": "failure_rate", "type": "quantitative", "title": "failure rate",
-                                           "axis": {"format": "%"}}}),
-              ["week", "bill runs", "failed", "failure rate"],
-              [(w.isoformat(), int(n), int(f), "" if r is None else f"{r:.1%}") for w, n, f, r in failure]),
-        Chart("processing-time", f"Processing time per week, p50 and p95 in minutes{within}",
-              _spec(f"Processing time per week, minutes ({weeks.text})",
-                    [{"week": w.isoformat(), "percentile": name, "minutes": v}
-                     for w, p50, p95, _ in timing for name, v in (("p50", p50), ("p95", p95)) if v is not None],
-                    {"type": "line", "point": True, "tooltip": True},
-                    {"x": WEEK_AXIS, "y": {"field": "minutes", "type": "quantitative", "title": "minutes",
-                                           "axis": {"format": ",.0f"}},
-                     "color": {"field": "percentile", "type": "nominal"}}),
-              ["week", "p50 (min)", "p95 (min)"], [(w.isoformat(), p50, p95) for w, p50, p95, _ in timing]),
-        Chart("posting-lag", f"Posting lag per week, p50 in hours from the end of processing to posting{within}",
-              _spec(f"Posting lag per week, median hours ({weeks.text})",
-                    [{"week": w.isoformat(), "hours": h} for w, _, _, h in timing if h is not None],
-                    {"type": "line", "point": True, "tooltip": True},
-                    {"x": WEEK_AXIS, "y": {"field": "hours", "type": "quantitative", "title": "hours",
-                                           "axis": {"format": ",.1f"}}}),
-              ["week", "posting lag p50 (h)"], [(w.isoformat(), h) for w, _, _, h in timing]),
-        Chart("invoices-by-entity", f"Invoices generated per entity{within}",
-              _spec(f"Invoices generated per entity ({weeks.text})",
-                    [{"entity": e, "invoices": int(n)} for e, n in entities], {"type": "bar", "tooltip": True},
-                    {"y": {"field": "entity", "type": "nominal", "sort": "-x", "title": "entity"},
-                     "x": _count_axis("invoices", "invoices")}),
-              ["entity", "invoices"], [(e, int(n)) for e, n in entities]),
-    ]  # fmt: skip
+        Chart(
+            "runs-by-status",
+            f"Bill runs per week, by status now{within}",
+            _spec(
+                f"Bill runs per week, by status now ({weeks.text})",
+                stacked,
+                {"type": "bar", "tooltip": True},
+                {"x": WEEK_AXIS, "y": _count_axis("runs", "bill runs", stack="zero"), "color": colours},
+            ),
+            ["week", *statuses()],
+            [(w.isoformat(), *map(int, c)) for w, *c in by_status],
+        ),
+        Chart(
+            "failure-rate",
+            f"Failure rate per week{within}",
+            _spec(
+                f"Failure rate per week: Error runs / all runs ({weeks.text})",
+                [{"week": w.isoformat(), "failure_rate": float(r)} for w, _, _, r in failure if r is not None],
+                {"type": "line", "point": True, "tooltip": True},
+                {
+                    "x": WEEK_AXIS,
+                    "y": {
+                        "field": "failure_rate",
+                        "type": "quantitative",
+                        "title": "failure rate",
+                        "axis": {"format": "%"},
+                    },
+                },
+            ),
+            ["week", "bill runs", "failed", "failure rate"],
+            [(w.isoformat(), int(n), int(f), "" if r is None else f"{r:.1%}") for w, n, f, r in failure],
+        ),
+        Chart(
+            "processing-time",
+            f"Processing time per week, p50 and p95 in minutes{within}",
+            _spec(
+                f"Processing time per week, minutes ({weeks.text})",
+                [
+                    {"week": w.isoformat(), "percentile": name, "minutes": v}
+                    for w, p50, p95, _ in timing
+                    for name, v in (("p50", p50), ("p95", p95))
+                    if v is not None
+                ],
+                {"type": "line", "point": True, "tooltip": True},
+                {
+                    "x": WEEK_AXIS,
+                    "y": {"field": "minutes", "type": "quantitative", "title": "minutes", "axis": {"format": ",.0f"}},
+                    "color": {"field": "percentile", "type": "nominal"},
+                },
+            ),
+            ["week", "p50 (min)", "p95 (min)"],
+            [(w.isoformat(), p50, p95) for w, p50, p95, _ in timing],
+        ),
+        Chart(
+            "posting-lag",
+            f"Posting lag per week, p50 in hours from the end of processing to posting{within}",
+            _spec(
+                f"Posting lag per week, median hours ({weeks.text})",
+                [{"week": w.isoformat(), "hours": h} for w, _, _, h in timing if h is not None],
+                {"type": "line", "point": True, "tooltip": True},
+                {
+                    "x": WEEK_AXIS,
+                    "y": {"field": "hours", "type": "quantitative", "title": "hours", "axis": {"format": ",.1f"}},
+                },
+            ),
+            ["week", "posting lag p50 (h)"],
+            [(w.isoformat(), h) for w, _, _, h in timing],
+        ),
+        Chart(
+            "invoices-by-entity",
+            f"Invoices generated per entity{within}",
+            _spec(
+                f"Invoices generated per entity ({weeks.text})",
+                [{"entity": e, "invoices": int(n)} for e, n in entities],
+                {"type": "bar", "tooltip": True},
+                {
+                    "y": {"field": "entity", "type": "nominal", "sort": "-x", "title": "entity"},
+                    "x": _count_axis("invoices", "invoices"),
+                },
+            ),
+            ["entity", "invoices"],
+            [(e, int(n)) for e, n in entities],
+        ),
+    ]
 
 
 def _table(columns: list[str], rows: list[tuple], css: str = "numbers") -> str:
@@ -211,7 +273,7 @@ def write(db: Path, out: Path) -> list[Path]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         built_from, built_at, data_as_of, invocation = con.execute(
-            "select built_from, built_at, data_as_of, dbt_invocation_id from marts.dim_warehouse_build"
+            "select built_from, built_at, data_as_of, dbt_invocation_id from audit.audit_warehouse_build"
         ).fetchone()
         weeks = window(con)
         bill_runs, failed = con.execute(
@@ -232,13 +294,23 @@ def write(db: Path, out: Path) -> list[Path]:
         f"vegaEmbed('#chart-{c.key}', {json.dumps(c.spec)}, {{renderer: 'svg', actions: false}});" for c in all_charts
     )
     page = PAGE.format(
-        built_from=html.escape(str(built_from)), built_at=built_at, invocation=html.escape(str(invocation)),
-        data_as_of=data_as_of, bill_runs=f"{bill_runs:,}", stuck=len(stuck_rows), window=weeks.text, weeks=WEEKS,
+        built_from=html.escape(str(built_from)),
+        built_at=built_at,
+        invocation=html.escape(str(invocation)),
+        data_as_of=data_as_of,
+        bill_runs=f"{bill_runs:,}",
+        stuck=len(stuck_rows),
+        window=weeks.text,
+        weeks=WEEKS,
         failure_rate=f"{failed / bill_runs:.1%}" if bill_runs else "-",
-        sections=sections, bundle=vl_convert.javascript_bundle(snippet),
-        stuck_table=_table(["tenant", "bill run", "entity", "status", "in status since (UTC)", "hours"], stuck_rows,
-                           "stuck") if stuck_rows else "<p id=\"no-stuck\">None.</p>",
-    )  # fmt: skip
+        sections=sections,
+        bundle=vl_convert.javascript_bundle(snippet),
+        stuck_table=_table(
+            ["tenant", "bill run", "entity", "status", "in status since (UTC)", "hours"], stuck_rows, "stuck"
+        )
+        if stuck_rows
+        else '<p id="no-stuck">None.</p>',
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -14,6 +14,7 @@ published.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -22,8 +23,12 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from zuora_wh.errors import WarehouseError
+from zuora_wh import options
+from zuora_wh.dbt_runner import dbt_env
+from zuora_wh.errors import UsageError, WarehouseError
+from zuora_wh.publish import build_lock
 from zuora_wh.sql import quote_string
+from zuora_wh.warehouse import published_build
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMANTIC_YAML = ROOT / "models" / "marts" / "semantic" / "_semantic__models.yml"
@@ -51,10 +56,15 @@ def mf_query(build_db: Path, env: dict[str, str], project: Path, *args: str) -> 
     """Run ``mf query ARGS`` on ``build_db``, with the semantic manifest of ``project`` (a dbt project folder, or
     one made by mf_project); its output, or a WarehouseError with MetricFlow's last lines."""
     mf = Path(sys.executable).parent / "mf"
-    full_env = {**env, "ZUORA_DUCKDB_PATH": str(build_db.resolve()), "DBT_PROJECT_DIR": str(project),
-                "DBT_PROFILES_DIR": str(ROOT)}  # fmt: skip
-    proc = subprocess.run([str(mf), "query", *args], cwd=project, env=full_env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    full_env = {
+        **env,
+        "ZUORA_DUCKDB_PATH": str(build_db.resolve()),
+        "DBT_PROJECT_DIR": str(project),
+        "DBT_PROFILES_DIR": str(ROOT),
+    }
+    proc = subprocess.run(
+        [str(mf), "query", *args], cwd=project, env=full_env, capture_output=True, text=True, timeout=600
+    )
     if proc.returncode != 0 or "ERROR" in proc.stdout:
         lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
         first = next((i for i, line in enumerate(lines) if "ERROR" in line), max(0, len(lines) - 3))
@@ -74,8 +84,10 @@ def materialise(build_db: Path, env: dict[str, str], out_dir: Path, target_dir: 
         try:
             mf_query(build_db, env, project, "--saved-query", name, "--csv", str(csv_tmp))
             with duckdb.connect() as con:
-                con.execute(f"copy (select * from read_csv({quote_string(str(csv_tmp))}, header = true) order by 1) to "
-                            f"{quote_string(str(parquet_tmp))} (format parquet)")  # fmt: skip
+                con.execute(
+                    f"copy (select * from read_csv({quote_string(str(csv_tmp))}, header = true) order by 1) to "
+                    f"{quote_string(str(parquet_tmp))} (format parquet)"
+                )
             parquet_tmp.replace(out_dir / f"{name}.parquet")
             csv_tmp.replace(out_dir / f"{name}.csv")
         finally:
@@ -92,6 +104,48 @@ def served_mf(warehouse_dir: Path, build_target: Path, args: list[str]) -> int:
     if not (build_target / "semantic_manifest.json").exists():
         raise WarehouseError(f"no semantic manifest in {build_target}: build the warehouse again (make build)")
     project = mf_project(build_target, build_target.parent / "metricflow")
-    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT), "DBT_PROJECT_DIR": str(project), "DBT_TARGET": "served",
-           "ZUORA_SERVED_PATH": str(served.resolve())}  # fmt: skip
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_PROJECT_DIR": str(project),
+        "DBT_TARGET": "served",
+        "ZUORA_SERVED_PATH": str(served.resolve()),
+    }
     return subprocess.run([str(Path(sys.executable).parent / "mf"), *args], cwd=project, env=env).returncode
+
+
+def metrics(args) -> int:
+    """``python -m zuora_wh metrics``: the saved queries' answers from the last build, as files beside the served
+    warehouse."""
+    warehouse_dir, export_dir, build_db = options.last_build(args)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        written = materialise(build_db, dbt_env(build_db, export_dir), warehouse_dir / "metrics")
+    print(f"metrics: {', '.join(p.name for p in written)} in {warehouse_dir / 'metrics'}/")
+    return 0
+
+
+def mf(args) -> int:
+    """``python -m zuora_wh mf``: MetricFlow on the published warehouse, whatever its input, read-only."""
+    warehouse_dir = options.warehouse_dir(args)
+    build_db = published_build(warehouse_dir)
+    if build_db is None:
+        raise UsageError(f"no warehouse in {warehouse_dir}: run 'make build' first")
+    return served_mf(warehouse_dir, build_db.parent / "target", args.mf_args or ["--help"])
+
+
+def add_parser(sub) -> None:
+    m = sub.add_parser("metrics", help="the metrics' saved queries, answered by MetricFlow, as Parquet and CSV")
+    options.add_export_dir(m)
+    options.add_no_wait(m)
+    m.set_defaults(func=metrics)
+    f = sub.add_parser(
+        "mf",
+        help="MetricFlow on the published warehouse, read-only: mf query --metrics ... (any "
+        "mf command and its options)",
+    )
+    f.add_argument(
+        "mf_args",
+        nargs=argparse.REMAINDER,
+        help="the mf command and its options, such as: query --metrics failure_rate --group-by metric_time__week",
+    )
+    f.set_defaults(func=mf)

@@ -129,37 +129,43 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
-def marts_of(con, database: str = "build") -> dict[str, list[tuple[str, str]]]:
-    """Every table of schema marts of ``database``, with its columns and their types, in order."""
+PUBLISHED_SCHEMAS = ("marts", "audit")  # what analysts read: the marts, and the warehouse's own records
+
+
+def marts_of(con, database: str = "build") -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Every table of the schemas analysts read (marts, audit) of ``database``: name -> (schema, its columns and
+    their types, in order)."""
     rows = con.execute(
-        "select table_name, column_name, data_type from information_schema.columns where table_catalog = ? and "
-        "table_schema = 'marts' and table_name in (select table_name from information_schema.tables where "
-        "table_catalog = ? and table_schema = 'marts' and table_type = 'BASE TABLE') order by table_name, "
-        "ordinal_position",
-        [database, database],
+        "select c.table_schema, c.table_name, c.column_name, c.data_type from information_schema.columns as c join "
+        "information_schema.tables as t on c.table_catalog = t.table_catalog and c.table_schema = t.table_schema and "
+        "c.table_name = t.table_name where c.table_catalog = ? and list_contains(?, c.table_schema) and "
+        "t.table_type = 'BASE TABLE' order by c.table_name, c.ordinal_position",
+        [database, list(PUBLISHED_SCHEMAS)],
     ).fetchall()
-    marts: dict[str, list[tuple[str, str]]] = {}
-    for table, column, kind in rows:
-        marts.setdefault(table, []).append((column, kind))
+    marts: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for schema, table, column, kind in rows:
+        marts.setdefault(table, (schema, []))[1].append((column, kind))
     return marts
 
 
 def _write_parquet(con, parquet_dir: Path) -> None:
-    """Every mart as a Parquet file, each by an atomic rename. The marts' timestamps are UTC without a zone (the
-    warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC), so that
-    every reader, whatever its own zone, shows the same moment."""
+    """Every mart and audit table as a Parquet file, each by an atomic rename. Their timestamps are UTC without a
+    zone (the warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC),
+    so that every reader, whatever its own zone, shows the same moment."""
     con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    for mart, columns in marts_of(con).items():
+    for mart, (schema, columns) in marts_of(con).items():
         final = parquet_dir / f"{mart}.parquet"
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
         select = ", ".join(
-            f"cast({quote_identifier(c)} as timestamptz) as {quote_identifier(c)}" if kind == "TIMESTAMP"
-            else quote_identifier(c) for c, kind in columns
-        )  # fmt: skip
+            f"cast({quote_identifier(c)} as timestamptz) as {quote_identifier(c)}"
+            if kind == "TIMESTAMP"
+            else quote_identifier(c)
+            for c, kind in columns
+        )
         try:
             con.execute(
-                f"copy (select {select} from build.marts.{quote_identifier(mart)}) to {quote_string(str(tmp))} "
+                f"copy (select {select} from build.{schema}.{quote_identifier(mart)}) to {quote_string(str(tmp))} "
                 "(format parquet, compression zstd)"
             )
             fsync_path(tmp)

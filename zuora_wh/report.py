@@ -1,4 +1,5 @@
-"""The one-screen summary of a build: files read, rows loaded, rejected by reason, superseded."""
+"""``python -m zuora_wh report``: the one-screen summary of a build (files read, rows loaded, rejected by reason,
+superseded, what it was built from and as of when); with ``--html``, the bill-run health page (``html_report``)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,22 @@ from pathlib import Path
 
 import duckdb
 
+from zuora_wh import options
+from zuora_wh.errors import UsageError
+from zuora_wh.warehouse import served_db
+
 
 def summary(db: Path) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         files = con.execute(
             "select source_file, record_type, file_format, rows_read, rows_loaded, rows_rejected, rows_superseded, "
-            "rows_unaccounted from marts.fct_export_file_reconciliation order by source_file, record_type"
+            "rows_unaccounted from audit.audit_export_file_reconciliation order by source_file, record_type"
         ).fetchall()
         reasons = con.execute(
             "select reason, count(*) from ("
-            "  select unnest(string_split(reject_reasons, ',')) as reason from marts.fct_billing_run_rejects"
+            "  select unnest(string_split(reject_reasons, ',')) as reason from audit.audit_billing_run_rejects"
             "  union all"
-            "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from marts.fct_entity_rejects"
+            "  select 'entity: ' || unnest(string_split(reject_reasons, ',')) from audit.audit_entity_rejects"
             ") group by 1 order by 2 desc, 1"
         ).fetchall()
         shared = con.execute(
@@ -25,9 +30,9 @@ def summary(db: Path) -> str:
             "from marts.fct_billing_runs group by 1 having count(*) > 1 order by 1"
         ).fetchall()
         tables = {
-            f"{schema}.{name}" for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables").fetchall()
-        }  # fmt: skip
+            f"{schema}.{name}"
+            for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
         # (a warehouse built by an older version has neither table)
         ignored = []
         if "raw.ignored_files" in tables:
@@ -38,8 +43,8 @@ def summary(db: Path) -> str:
                 "select coalesce(tenant, 'default'), field, reason from raw.unavailable_fields order by all"
             ).fetchall()
         info = None
-        if "marts.dim_warehouse_build" in tables:
-            info = con.execute("select built_from, built_at, data_as_of from marts.dim_warehouse_build").fetchone()
+        if "audit.audit_warehouse_build" in tables:
+            info = con.execute("select built_from, built_at, data_as_of from audit.audit_warehouse_build").fetchone()
         runs, unknown = con.execute(
             "select count(*), count(*) filter (where has_unknown_entity) from marts.fct_billing_runs"
         ).fetchone()
@@ -67,7 +72,7 @@ def summary(db: Path) -> str:
     if reasons:
         lines.append("rejected, by reason (a row can have several): " + ", ".join(f"{r} {n:,}" for r, n in reasons))
         lines.append(
-            "see marts.fct_billing_run_rejects and marts.fct_entity_rejects for the rows, their files and values"
+            "see audit.audit_billing_run_rejects and audit.audit_entity_rejects for the rows, their files and values"
         )
     if info is not None:
         as_of = (
@@ -90,3 +95,26 @@ def summary(db: Path) -> str:
             f"{shown}{more}"
         )
     return "\n".join(lines)
+
+
+def report(args) -> int:
+    db = served_db(options.warehouse_dir(args))
+    if not db.exists():
+        raise UsageError(f"no warehouse at {db}: run 'make build' first")
+    print(summary(db))
+    if args.html:
+        from zuora_wh.html_report import write
+
+        written = write(db, Path(args.html).expanduser().resolve())
+        print(f"report: {written[0]} (and {len(written) - 1} PNG charts beside it)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="the summary of the published build: files, rows loaded, rejected, superseded")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the bill-run health page (charts, stuck runs) to FILE, and a PNG of each chart beside it",
+    )
+    p.set_defaults(func=report)

@@ -67,9 +67,27 @@ class Dialect:
         return self.string(value)
 
 
-DUCKDB = Dialect(name="duckdb", identifier=quote_identifier, string=quote_string, text="varchar", integer="integer",
-                 bigint="bigint", boolean="boolean", texts="varchar[]", array="list_value",
-                 row_number="row_number() over ()")  # fmt: skip
-SPARK = Dialect(name="spark", identifier=spark_identifier, string=spark_string, text="string", integer="int",
-                bigint="bigint", boolean="boolean", texts="array<string>", array="array",
-                row_number="row_number() over (order by monotonically_increasing_id())")  # fmt: skip
+DUCKDB = Dialect(
+    name="duckdb",
+    identifier=quote_identifier,
+    string=quote_string,
+    text="varchar",
+    integer="integer",
+    bigint="bigint",
+    boolean="boolean",
+    texts="varchar[]",
+    array="list_value",
+    row_number="row_number() over ()",
+)
+SPARK = Dialect(
+    name="spark",
+    identifier=spark_identifier,
+    string=spark_string,
+    text="string",
+    integer="int",
+    bigint="bigint",
+    boolean="boolean",
+    texts="array<string>",
+    array="array",
+    row_number="row_number() over (order by monotonically_increasing_id())",
+)

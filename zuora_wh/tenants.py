@@ -157,11 +157,23 @@ def from_toml(path: Path) -> list[Tenant]:
         if name in seen:
             raise UsageError(f"{where}: the name is used twice")
         seen.add(name)
-        unknown = sorted(set(entry) - {"name", "base_url", "time_zone", "client_id_env", "client_secret_env",
-                                       "client_secret_file", "entity_ids"})  # fmt: skip
+        unknown = sorted(
+            set(entry)
+            - {
+                "name",
+                "base_url",
+                "time_zone",
+                "client_id_env",
+                "client_secret_env",
+                "client_secret_file",
+                "entity_ids",
+            }
+        )
         if unknown:
-            raise UsageError(f"{where}: unknown keys {', '.join(unknown)} (secrets never go in this file: name the "
-                             "environment variables that hold them, client_id_env and client_secret_env)")  # fmt: skip
+            raise UsageError(
+                f"{where}: unknown keys {', '.join(unknown)} (secrets never go in this file: name the "
+                "environment variables that hold them, client_id_env and client_secret_env)"
+            )
         for key in ("base_url", "client_id_env"):
             if not isinstance(entry.get(key), str):
                 raise UsageError(f"{where}: {key} is missing")

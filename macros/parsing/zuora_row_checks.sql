@@ -1,5 +1,5 @@
 {#
-  Helpers of the row-level checks in staging (the quarantine). See the doc block reject_reasons.
+  Helpers of the row-level checks of the int models (the quarantine). See the doc block reject_reasons.
 #}
 
 {# One of Zuora's rules for the data source's fields (var zuora_rules in dbt_project.yml, where each is written once). #}
@@ -33,88 +33,50 @@
     ({{ text_expr }} is not null and {{ parsed_expr }} is null)
 {%- endmacro %}
 
-{# A hash of a row's raw values, the fields of the struct struct_name (dispatched: DuckDB's hash over all the
-   fields at once, a 64-bit number that is cheap to compare). #}
-{% macro zuora_row_hash(fields, struct_name) -%}
-    {{ return(adapter.dispatch('zuora_row_hash', 'zuora_billing_runs')(fields, struct_name)) }}
+{# A hash of a struct (a row as written), cheap to compare (dispatched: DuckDB's hash, Spark's xxhash64). #}
+{% macro zuora_row_hash(struct_expr) -%}
+    {{ return(adapter.dispatch('zuora_row_hash', 'zuora_billing_runs')(struct_expr)) }}
 {%- endmacro %}
 
-{% macro default__zuora_row_hash(fields, struct_name) -%}
-    hash(
-        {%- for field in fields %}
-        {{ struct_name }}['{{ field.column }}']{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+{% macro default__zuora_row_hash(struct_expr) -%}
+    hash({{ struct_expr }})
 {%- endmacro %}
 
-{% macro spark__zuora_row_hash(fields, struct_name) -%}
-    xxhash64(
-        {%- for field in fields %}
-        {{ struct_name }}['{{ field.column }}']{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+{% macro spark__zuora_row_hash(struct_expr) -%}
+    xxhash64({{ struct_expr }})
 {%- endmacro %}
 
-{# A struct of the fields as written in the raw layer, each under its column name (dispatched: struct_pack on
-   DuckDB). #}
-{% macro zuora_struct(fields) -%}
-    {{ return(adapter.dispatch('zuora_struct', 'zuora_billing_runs')(fields)) }}
+{# A struct of the columns, each under its own name (dispatched: struct_pack on DuckDB, named_struct on
+   Spark). The model writes the columns out; this only spells the struct in each dialect. #}
+{% macro zuora_struct(columns) -%}
+    {{ return(adapter.dispatch('zuora_struct', 'zuora_billing_runs')(columns)) }}
 {%- endmacro %}
 
-{% macro default__zuora_struct(fields) -%}
+{% macro default__zuora_struct(columns) -%}
     struct_pack(
-        {%- for field in fields %}
-        {{ field.column }} := {{ adapter.quote(field.header) }}{{ ',' if not loop.last }}
+        {%- for column in columns %}
+        {{ column }} := {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
 
-{% macro spark__zuora_struct(fields) -%}
+{% macro spark__zuora_struct(columns) -%}
     named_struct(
-        {%- for field in fields %}
-        '{{ field.column }}', {{ adapter.quote(field.header) }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
-{# True when any field of the type holds text that does not parse as that type. #}
-{% macro zuora_unparsed_any(fields, type) -%}
-    (
-        {%- for field in fields if field.type == type %}
-        {{ 'or ' if not loop.first }}{{ zuora_unparsed(field.column ~ '_text', field.column) }}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
-{# True when any count or duration (the integer fields) is below zero. #}
-{% macro zuora_negative_any(fields) -%}
-    (
-        {%- for field in fields if field.type == 'integer' %}
-        {{ 'or ' if not loop.first }}{{ field.column }} < 0
+        {%- for column in columns %}
+        '{{ column }}', {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
 
 {#
-  The smallest and largest raw_hash among the rows of the same file with the same ID (min_hash, max_hash): when
-  they differ, the ID appears in the file with other values. Partitioned by the file's order number (cheaper
-  than its name) and by _is_new_file, which is constant per file: it lets an incremental build's filter on
-  _is_new_file pass this window and reach the files, so that only new files are read.
+  The reject reasons of a row (reasons_expr, its own), plus duplicate_id_in_file when the same ID (id_expr) appears in
+  the same file with other values: the smallest and largest hash of those rows (min_hash_expr, max_hash_expr) differ.
 #}
-{% macro zuora_hash_range_in_file(id_column) -%}
-    min(raw_hash) over (partition by _is_new_file, _source_file_order, {{ id_column }}) as min_hash,
-    max(raw_hash) over (partition by _is_new_file, _source_file_order, {{ id_column }}) as max_hash
-{%- endmacro %}
-
-{#
-  The reject reasons of a row: its own (row_reasons), plus duplicate_id_in_file when the same ID appears in the
-  same file with other values (the window columns min_hash and max_hash of raw_hash, per file and ID, differ).
-#}
-{% macro zuora_with_duplicate_reason(id_column) -%}
+{% macro zuora_with_duplicate_reason(reasons_expr, id_expr, min_hash_expr, max_hash_expr) -%}
     case
-        when {{ id_column }} is not null and min_hash != max_hash
-            then concat_ws(',', nullif(row_reasons, ''), 'duplicate_id_in_file')
-        else row_reasons
+        when {{ id_expr }} is not null and {{ min_hash_expr }} != {{ max_hash_expr }}
+            then concat_ws(',', nullif({{ reasons_expr }}, ''), 'duplicate_id_in_file')
+        else {{ reasons_expr }}
     end
 {%- endmacro %}
 
@@ -129,11 +91,4 @@
     {%- else -%}
         false
     {%- endif -%}
-{%- endmacro %}
-
-{# A comma-separated column list, each column prefixed with relation_alias when given. #}
-{% macro zuora_column_list(columns, relation_alias=none) -%}
-    {%- for column in columns -%}
-        {{ relation_alias ~ '.' if relation_alias }}{{ column }}{{ ', ' if not loop.last }}
-    {%- endfor -%}
 {%- endmacro %}

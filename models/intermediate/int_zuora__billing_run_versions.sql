@@ -15,10 +15,10 @@
 }}
 
 {#-
-  Every bill-run row of every export file, parsed once and stored: the accepted ones (all versions, before
-  deduplication) and the rejected ones with their reasons. Reading and parsing the export files is the
-  expensive part of a build; this table makes it happen once per file. An incremental build parses only the
-  files that are new or changed (and replaces those files' rows); the marts read this table.
+  Every bill-run row of every export file, parsed and checked once and stored: the accepted ones (all versions,
+  before deduplication) and the rejected ones with their reasons (Zuora's rules, var zuora_rules; each reason is
+  explained by audit.audit_reject_reasons). Reading the files is the expensive part of a build: an incremental
+  build reads only the files that are new or changed, and replaces those files' rows. The marts read this table.
 -#}
 
 with
@@ -32,11 +32,151 @@ staged as (
 
 ),
 
+field_checked as (
+
+    -- the checks of a bill run's fields, each failed one adding its reason code
+    select
+        *,
+        {{ zuora_row_hash('_raw') }} as raw_hash,
+        concat_ws(
+            ',',
+            case
+                when
+                    billing_run_number is null
+                    or {{ zuora_breaks_pattern('billing_run_number', 'billing_run_number_pattern') }}
+                    then 'malformed_billing_run_number'
+            end,
+            case
+                when status is null then 'missing_status'
+                when not {{ zuora_status_in('statuses') }} then 'unknown_status'
+            end,
+            case
+                when billing_run_type is null then 'missing_billing_run_type'
+                when not {{ zuora_status_in('billing_run_types', 'billing_run_type') }} then 'unknown_billing_run_type'
+            end,
+            case
+                when
+                    {{ zuora_unparsed('target_date_text', 'target_date') }}
+                    or {{ zuora_unparsed('invoice_date_text', 'invoice_date') }}
+                    then 'unparseable_date'
+            end,
+            case
+                when
+                    {{ zuora_unparsed('created_at_text', 'created_at') }}
+                    or {{ zuora_unparsed('executed_at_text', 'executed_at') }}
+                    or {{ zuora_unparsed('started_at_text', 'started_at') }}
+                    or {{ zuora_unparsed('ended_at_text', 'ended_at') }}
+                    or {{ zuora_unparsed('posted_at_text', 'posted_at') }}
+                    or {{ zuora_unparsed('updated_at_text', 'updated_at') }}
+                    then 'unparseable_datetime'
+            end,
+            case when created_at_text is null then 'missing_created_date' end,
+            case when updated_at_text is null then 'missing_updated_date' end,
+            case
+                when
+                    {{ zuora_unparsed('number_of_accounts_text', 'number_of_accounts') }}
+                    or {{ zuora_unparsed('number_of_invoices_text', 'number_of_invoices') }}
+                    or {{ zuora_unparsed('number_of_credit_memos_text', 'number_of_credit_memos') }}
+                    or {{ zuora_unparsed('total_time_ms_text', 'total_time_ms') }}
+                    then 'non_integer_count'
+            end,
+            case
+                when number_of_accounts < 0 or number_of_invoices < 0 or number_of_credit_memos < 0 or total_time_ms < 0
+                    then 'negative_count'
+            end,
+            case when ended_at < started_at then 'end_before_start' end,
+            case
+                when created_at > updated_at or started_at > updated_at or ended_at > updated_at
+                    then 'dates_out_of_order'
+            end,
+            case
+                when
+                    created_by_id is null or {{ zuora_breaks_pattern('created_by_id', 'id_pattern') }}
+                    or updated_by_id is null or {{ zuora_breaks_pattern('updated_by_id', 'id_pattern') }}
+                    then 'malformed_user_id'
+            end,
+            case when {{ zuora_breaks_pattern('entity_id', 'id_pattern') }} then 'malformed_entity_id' end,
+            case when target_date_text is null or invoice_date_text is null then 'missing_date' end,
+            case when {{ zuora_too_long('error_message') }} then 'text_too_long' end,
+            case
+                -- the state machine: what a run in each status can and cannot have
+                when
+                    {{ zuora_status_in('not_started_statuses') }}
+                    and (started_at is not null or total_time_ms is not null)
+                    then 'inconsistent_with_status'
+                when {{ zuora_status_in('not_ended_statuses') }} and ended_at is not null
+                    then 'inconsistent_with_status'
+                when
+                    posted_at is not null and {{ zuora_status_in('statuses') }}
+                    and not {{ zuora_status_in('ever_posted_statuses') }}
+                    then 'inconsistent_with_status'
+                when {{ zuora_status_in('posted_date_required_statuses') }} and posted_at is null
+                    then 'inconsistent_with_status'
+                when {{ zuora_status_in('no_invoice_run_types', 'billing_run_type') }} and number_of_invoices > 0
+                    then 'inconsistent_with_status'
+            end
+        ) as field_reasons
+    from staged
+
+),
+
+checked as (
+
+    -- A deletion record (AQuA's deleted flag) only says that the run is gone: its ID is all that must be right.
+    select
+        *,
+        concat_ws(
+            ',',
+            case
+                when billing_run_id is null then 'missing_id'
+                when {{ zuora_breaks_pattern('billing_run_id', 'id_pattern') }} then 'malformed_id'
+            end,
+            case when is_deleted is null then 'unparseable_deleted_flag' end,
+            case when not coalesce(is_deleted, false) then nullif(field_reasons, '') end
+        ) as row_reasons,
+        -- the smallest and largest hash of the file's rows with this ID: they differ when the rows' values differ
+        min(raw_hash) over (partition by _source_file_order, billing_run_id) as min_hash_in_file,
+        max(raw_hash) over (partition by _source_file_order, billing_run_id) as max_hash_in_file
+    from field_checked
+
+),
+
+with_reasons as (
+
+    select
+        *,
+        {{ zuora_with_duplicate_reason('row_reasons', 'billing_run_id', 'min_hash_in_file', 'max_hash_in_file') }}
+            as _reject_reasons
+    from checked
+
+),
+
 final as (
 
     select
-        ---------- the typed fields of the export (var zuora_fields)
-        {{ zuora_column_list(zuora_columns('billing_run')) }},
+        ---------- the typed fields of the export (zuora_wh/columns.py)
+        billing_run_id,
+        billing_run_number,
+        billing_run_name,
+        billing_run_type,
+        target_type,
+        status,
+        target_date,
+        invoice_date,
+        created_at,
+        executed_at,
+        started_at,
+        ended_at,
+        posted_at,
+        updated_at,
+        created_by_id,
+        updated_by_id,
+        error_message,
+        number_of_accounts,
+        number_of_invoices,
+        number_of_credit_memos,
+        total_time_ms,
+        entity_id,
 
         ---------- the file's tenant, and whether the row is a deletion record (AQuA's deleted flag)
         tenant,
@@ -53,7 +193,7 @@ final as (
         _reject_reasons,
         case when {{ zuora_is_rejected('_reject_reasons') }} then _raw end as _raw
 
-    from staged
+    from with_reasons
 
 )
 

@@ -1,5 +1,5 @@
 {#-
-  One row per change of a bill run's status, as successive builds saw them (int_zuora__billing_run_status_history):
+  One row per change of a bill run's status, as successive builds saw them (fct_billing_run_status_history):
   from which status to which, when (the Updated Date of the version that shows the new status), and how long the run
   had been in the previous status (from the first version that showed it). Versions that change only the counts or
   the Updated Date are no change of status.
@@ -12,7 +12,7 @@ versions as (
     select
         *,
         lag(status) over (partition by tenant, billing_run_id order by updated_at) as status_before
-    from {{ ref('int_zuora__billing_run_status_history') }}
+    from {{ ref('fct_billing_run_status_history') }}
 
 ),
 

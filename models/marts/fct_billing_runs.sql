@@ -11,38 +11,25 @@
     )
 }}
 
-{#- The fields of one bill run as staging types them (var zuora_fields: the Billing Run fields and the ID of its
-    entity; the entity's other fields come from the dim), its tenant, and the file and row they came from. A run
-    that Zuora deleted (fct_deleted_billing_runs) is left out; an incremental build removes it (post_hook). -#}
-{%- set run_columns = zuora_columns('billing_run')
-    + ['tenant', 'created_date', '_source_file', '_source_row_number'] -%}
-{%- set entity_columns = zuora_columns('entity') -%}
+{#- The Billing Run data source: one row per bill run, its fields as staging types them, the fields of its entity
+    (dim_entities), the tenant, and statistics derived for analysts. The latest accepted version of each run wins;
+    a run that Zuora deleted (fct_deleted_billing_runs) is left out, and an incremental build removes it (post_hook).
+    An incremental build writes again the runs that have a version in the files it loaded, and the runs whose
+    entity changed; each from all of its versions, so that an older version in a later file never wins. -#}
 
 with
 
-staged as (
+versions as (
 
-    -- accepted rows only: rejected ones are in fct_billing_run_rejects, deletion records in fct_deleted_billing_runs
+    -- accepted rows only: rejected ones are in audit_billing_run_rejects, deletion records in fct_deleted_billing_runs
     select * from {{ ref('int_zuora__billing_run_versions') }}
-    where
-        not {{ zuora_is_rejected('_reject_reasons') }}
-        and not is_deleted
-        -- incremental: only the rows of the files parsed by this build
-        and (not {{ is_incremental() }} or _loaded_by_invocation = '{{ invocation_id }}')
+    where not {{ zuora_is_rejected('_reject_reasons') }} and not is_deleted
 
 ),
 
-ranked as (
+entities as (
 
-    -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file,
-    -- then the last row of that file.
-    select
-        *,
-        row_number() over (
-            partition by tenant, billing_run_id
-            order by updated_at desc nulls last, _source_file_order desc, _source_row_number desc
-        ) as version_rank
-    from staged
+    select * from {{ ref('dim_entities') }}
 
 ),
 
@@ -52,12 +39,57 @@ deleted as (
 
 ),
 
-latest as (
+{% if is_incremental() %}
 
-    select {{ zuora_column_list(run_columns, 'ranked') }}
-    from ranked
+    to_write as (
+
+        -- the runs with a version in the files this build loaded
+        select
+            tenant,
+            billing_run_id
+        from versions
+        where _loaded_by_invocation = '{{ invocation_id }}'
+
+        union
+
+        -- the runs whose entity changed since they were written: its fields, or it appeared, or it is gone
+        select
+            written.tenant,
+            written.billing_run_id
+        from {{ this }} as written
+        left join entities on written.tenant = entities.tenant and written.entity_id = entities.entity_id
+        where written.entity_updated_at is distinct from entities.entity_updated_at
+
+    ),
+
+{% endif %}
+
+ranked as (
+
+    -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file,
+    -- then the last row of that file.
+    select
+        versions.*,
+        row_number() over (
+            partition by versions.tenant, versions.billing_run_id
+            order by
+                versions.updated_at desc nulls last,
+                versions._source_file_order desc,
+                versions._source_row_number desc
+        ) as version_rank
+    from versions
+    {% if is_incremental() -%}
+        inner join to_write
+            on versions.tenant = to_write.tenant and versions.billing_run_id = to_write.billing_run_id
+    {%- endif %}
+
+),
+
+billing_runs as (
+
+    select * from ranked
     where
-        ranked.version_rank = 1
+        version_rank = 1
         and not exists (
             select 1 from deleted
             where deleted.tenant = ranked.tenant and deleted.billing_run_id = ranked.billing_run_id
@@ -65,69 +97,47 @@ latest as (
 
 ),
 
-entities as (
-
-    select * from {{ ref('dim_zuora_entities') }}
-
-),
-
-existing as (
-
-    -- what the mart holds already (nothing on a full build)
-    {% if is_incremental() -%}
-        select {{ zuora_column_list(run_columns) }}, entity_updated_at from {{ this }}
-    {%- else -%}
-        select {{ zuora_column_list(run_columns) }}, cast(null as timestamp) as entity_updated_at from latest
-        where false
-    {%- endif %}
-
-),
-
-changed_entities as (
-
-    -- entities whose fields changed since their bill runs were last written, that appeared (the runs had an
-    -- unknown entity) or that are gone from the entity exports
-    select distinct
-        existing.tenant,
-        existing.entity_id
-    from existing
-    left join entities on existing.tenant = entities.tenant and existing.entity_id = entities.entity_id
-    where existing.entity_updated_at is distinct from entities.entity_updated_at
-
-),
-
-billing_runs as (
-
-    -- new versions win over what the mart holds only when they are not older
-    select latest.*
-    from latest
-    left join existing on latest.tenant = existing.tenant and latest.billing_run_id = existing.billing_run_id
-    where existing.billing_run_id is null or latest.updated_at >= existing.updated_at
-
-    union all
-
-    -- runs that did not change, but whose entity did: written again with the entity's new fields
-    select {{ zuora_column_list(run_columns, 'existing') }}
-    from existing
-    inner join changed_entities
-        on existing.tenant = changed_entities.tenant and existing.entity_id = changed_entities.entity_id
-    left join latest on existing.tenant = latest.tenant and existing.billing_run_id = latest.billing_run_id
-    where latest.billing_run_id is null
-
-),
-
 joined as (
 
     select
-        ---------- the data source's fields: the bill run's, then its entity's (var zuora_fields; left join: a
-        ---------- bill run without an entity is kept)
-        {%- for column in zuora_columns('billing_run') if column not in entity_columns %}
-            billing_runs.{{ column }},
-        {%- endfor %}
+        ---------- the data source's fields: the bill run's (zuora_wh/columns.py) ...
+        billing_runs.billing_run_id,
+        billing_runs.billing_run_number,
+        billing_runs.billing_run_name,
+        billing_runs.billing_run_type,
+        billing_runs.target_type,
+        billing_runs.status,
+        billing_runs.target_date,
+        billing_runs.invoice_date,
+        billing_runs.created_at,
+        billing_runs.executed_at,
+        billing_runs.started_at,
+        billing_runs.ended_at,
+        billing_runs.posted_at,
+        billing_runs.updated_at,
+        billing_runs.created_by_id,
+        billing_runs.updated_by_id,
+        billing_runs.error_message,
+        billing_runs.number_of_accounts,
+        billing_runs.number_of_invoices,
+        billing_runs.number_of_credit_memos,
+        billing_runs.total_time_ms,
+
+        ---------- ... then its entity's (left join: a bill run without an entity is kept)
         billing_runs.entity_id,
-        {%- for column in entity_columns if column != 'entity_id' %}
-            entities.{{ column }},
-        {%- endfor %}
+        entities.entity_name,
+        entities.entity_display_name,
+        entities.entity_email,
+        entities.entity_address_1,
+        entities.entity_address_2,
+        entities.entity_city,
+        entities.entity_state,
+        entities.entity_postal_code,
+        entities.entity_country,
+        entities.entity_created_at,
+        entities.entity_updated_at,
+        entities.entity_created_by_id,
+        entities.entity_updated_by_id,
 
         ---------- the tenant: part of the key
         billing_runs.tenant,

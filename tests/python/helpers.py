@@ -88,8 +88,12 @@ def zuora_wh_command(*args: str, warehouse: Path, env: dict[str, str] | None = N
     a user would run it (no export folder from the test runner's environment)."""
     full_env = {k: v for k, v in os.environ.items() if k != "ZUORA_EXPORT_DIR"}
     full_env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})})
-    return {"args": [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args], "cwd": ROOT,
-            "env": full_env, "text": True}  # fmt: skip
+    return {
+        "args": [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), *args],
+        "cwd": ROOT,
+        "env": full_env,
+        "text": True,
+    }
 
 
 def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

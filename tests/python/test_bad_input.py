@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 from helpers import query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, headers
-from zuora_wh.generate import write_exports
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, deleted_column, headers
+from zuora_wh.generate import write_demo_files
 
 # is_deleted: AQuA's Deleted column, in the files of the cases that set it (extracts that ask for deleted records)
-LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS} | {"is_deleted": DELETED_COLUMN}
+LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS} | {"is_deleted": deleted_column()}
 HEADER = headers(BILLING_RUN_EXPORT_FIELDS)
 
 
 def header_for(changes: list[dict[str, str]]) -> list[str]:
-    return HEADER + [DELETED_COLUMN] * any("is_deleted" in c for c in changes)
+    return HEADER + [deleted_column()] * any("is_deleted" in c for c in changes)
 
 
 _ids = itertools.count(1)
@@ -115,8 +115,10 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
 
 # name -> (changes, {column of fct_billing_runs: the value it must be cleaned to})
 CLEANED: dict[str, tuple[dict[str, str], dict[str, object]]] = {
-    "whitespace": ({"billing_run_name": "  Month-end  ", "target_type": " Batch "},
-                   {"billing_run_name": "Month-end", "target_type": "Batch"}),
+    "whitespace": (
+        {"billing_run_name": "  Month-end  ", "target_type": " Batch "},
+        {"billing_run_name": "Month-end", "target_type": "Batch"},
+    ),
     "status_lowercase": ({"status": "posted"}, {"status": "Posted"}),
     "status_uppercase": ({"status": "POSTED"}, {"status": "Posted"}),
     "status_ui_label": ({"status": "Post in progress"}, {"status": "PostInProgress"}),
@@ -127,9 +129,11 @@ CLEANED: dict[str, tuple[dict[str, str], dict[str, object]]] = {
     "bare_date_midnight": ({"created_at": "2025-01-10"}, {"created_at": datetime(2025, 1, 10, 8)}),
     "us_dates": ({"target_date": "01/31/2025"}, {"target_date": datetime(2025, 1, 31).date()}),
     "deleted_flag_false": ({"is_deleted": "FALSE"}, {"status": "Posted"}),
-    "unknown_entity_is_kept": ({"entity_id": "f" * 32}, {"entity_id": "f" * 32, "has_unknown_entity": True,
-                                                         "entity_name": None}),
-}  # fmt: skip
+    "unknown_entity_is_kept": (
+        {"entity_id": "f" * 32},
+        {"entity_id": "f" * 32, "has_unknown_entity": True, "entity_name": None},
+    ),
+}
 
 # Empty counts are "not known yet", never a reason to reject a row (DECISIONLOG: counts of runs that never
 # processed): for every status, a run whose export leaves the counts and Total Time empty reaches the mart with
@@ -163,7 +167,7 @@ def digest(path: Path) -> str:
 def write_bad_rows(exports: Path) -> int:
     """One small export file per row-level case in ``exports`` (with a plain export beside them); returns the
     number of bill runs of the plain export. (make test-spark builds the same folder on Spark.)"""
-    _, run_path = write_exports(exports, bill_runs=30)
+    _, run_path = write_demo_files(exports, bill_runs=30)
     _, rows = read_csv(run_path)
     template = posted_template(rows)
     for name, (changes, _) in REJECTED.items():
@@ -202,19 +206,23 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
     _, reasons = REJECTED[name]
     rejects = file_rows(
         bad_rows_build,
-        "select _source_row_number, reject_reasons from marts.fct_billing_run_rejects where _source_file = ? "
+        "select _source_row_number, reject_reasons from audit.audit_billing_run_rejects where _source_file = ? "
         "order by 1",
         f"reject_{name}.csv",
     )
     assert rejects == [(i + 1, r) for i, r in enumerate(reasons)]
-    loaded = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_runs where _source_file = ?",
-                       f"reject_{name}.csv")  # fmt: skip
+    loaded = file_rows(
+        bad_rows_build, "select count(*) from marts.fct_billing_runs where _source_file = ?", f"reject_{name}.csv"
+    )
     assert loaded == [(0,)]
 
 
 def test_quarantine_keeps_the_raw_values(bad_rows_build):
-    raw = file_rows(bad_rows_build, "select total_time_ms, status from marts.fct_billing_run_rejects "
-                    "where _source_file = ?", "reject_total_time_negative_guarded.csv")  # fmt: skip
+    raw = file_rows(
+        bad_rows_build,
+        "select total_time_ms, status from audit.audit_billing_run_rejects where _source_file = ?",
+        "reject_total_time_negative_guarded.csv",
+    )
     assert raw == [("'-5", "Posted")]
 
 
@@ -222,18 +230,22 @@ def test_quarantine_keeps_the_raw_values(bad_rows_build):
 def test_value_is_cleaned_and_loaded(bad_rows_build, name):
     _, expected = CLEANED[name]
     columns = ", ".join(expected)
-    got = file_rows(bad_rows_build, f"select {columns} from marts.fct_billing_runs where _source_file = ?",
-                    f"clean_{name}.csv")  # fmt: skip
+    got = file_rows(
+        bad_rows_build, f"select {columns} from marts.fct_billing_runs where _source_file = ?", f"clean_{name}.csv"
+    )
     assert got == [tuple(expected.values())]
-    rejects = file_rows(bad_rows_build, "select count(*) from marts.fct_billing_run_rejects where _source_file = ?",
-                        f"clean_{name}.csv")  # fmt: skip
+    rejects = file_rows(
+        bad_rows_build,
+        "select count(*) from audit.audit_billing_run_rejects where _source_file = ?",
+        f"clean_{name}.csv",
+    )
     assert rejects == [(0,)]
 
 
 def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
     recon = file_rows(
         bad_rows_build,
-        "select rows_read, rows_loaded, rows_rejected, rows_superseded from marts.fct_export_file_reconciliation "
+        "select rows_read, rows_loaded, rows_rejected, rows_superseded from audit.audit_export_file_reconciliation "
         "where source_file = ?",
         "clean_exact_duplicate.csv",
     )
@@ -243,7 +255,7 @@ def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
 def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
     recon = file_rows(
         bad_rows_build,
-        "select record_type, rows_read, rows_unaccounted from marts.fct_export_file_reconciliation "
+        "select record_type, rows_read, rows_unaccounted from audit.audit_export_file_reconciliation "
         "where source_file = ?",
         "header_only.csv",
     )
@@ -251,8 +263,11 @@ def test_header_only_file_adds_nothing_and_is_counted(bad_rows_build):
 
 
 def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
-    recon = query(bad_rows_build["db"], "select sum(rows_read), sum(rows_unaccounted), count(*) "
-                  "from marts.fct_export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+    recon = query(
+        bad_rows_build["db"],
+        "select sum(rows_read), sum(rows_unaccounted), count(*) "
+        "from audit.audit_export_file_reconciliation where record_type = 'billing_run'",
+    )
     cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 4
     assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 4)]
 
@@ -260,8 +275,11 @@ def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
 def test_two_ids_sharing_a_number_are_two_bill_runs_and_named(bad_rows_build):
     """A hand-edited or re-numbered export must not hold back the warehouse: both runs are kept (the ID is the
     key), the uniqueness test only warns, and the summary names the pair."""
-    loaded = file_rows(bad_rows_build, "select billing_run_number, billing_run_id from marts.fct_billing_runs "
-                       "where _source_file = ? order by 2", "clean_shared_number.csv")  # fmt: skip
+    loaded = file_rows(
+        bad_rows_build,
+        "select billing_run_number, billing_run_id from marts.fct_billing_runs where _source_file = ? order by 2",
+        "clean_shared_number.csv",
+    )
     assert len(loaded) == 2 and loaded[0][0] == loaded[1][0]
     assert (
         f"warning: 1 bill run number(s) shared by several IDs, each kept as its own bill run: {loaded[0][0]} "
@@ -280,7 +298,7 @@ def test_build_prints_the_summary(bad_rows_build):
 
 def _fresh_folder(tmp_path: Path) -> Path:
     exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=5)
+    write_demo_files(exports, bill_runs=5)
     return exports
 
 
@@ -373,58 +391,86 @@ NOT_ZUORA = (
     "Billing Run data source, by label (Billing Run: Status) or API name (BillingRun.Status)"
 )
 FILE_ERRORS = {
-    "empty_file": (_file("empty.csv", b""),
-                   "the file is empty (0 bytes); a valid export has at least its header line"),
-    "binary_file": (_file("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00"),
-                    "not a text file (it holds binary data, at byte 8)"),
+    "empty_file": (_file("empty.csv", b""), "the file is empty (0 bytes); a valid export has at least its header line"),
+    "binary_file": (
+        _file("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00"),
+        "not a text file (it holds binary data, at byte 8)",
+    ),
     "not_a_zuora_export": (_file("accounts.csv", b"Account Number,Name\nA1,x\n"), NOT_ZUORA),
     "missing_status": (_missing("Status"), "a required column is missing: Billing Run: Status (BillingRun.Status)"),
-    "missing_updated_date_api": (_missing("UpdatedDate", "api"),
-                                 "a required column is missing: Billing Run: Updated Date (BillingRun.UpdatedDate)"),
+    "missing_updated_date_api": (
+        _missing("UpdatedDate", "api"),
+        "a required column is missing: Billing Run: Updated Date (BillingRun.UpdatedDate)",
+    ),
     "missing_id": (_missing(": ID"), "a required column is missing: Billing Run: ID (BillingRun.Id)"),
-    "windows_code_page": (_bom_latin1, f"not UTF-8 text (line 2: invalid byte at offset {len(','.join(HEADER)) + 24}); "
-                                       "a spreadsheet's 'CSV "
-                                       "(Comma delimited)' writes the Windows code page: save it as 'CSV UTF-8 (Comma "
-                                       "delimited)', or export it again from Zuora"),
-    "slash_dates_disagree": (_target_dates("25/01/2025", "01/02/2025", "01/25/2025"),
-                             "its dates disagree on the order of day and month: row 1 has Billing Run: Target Date "
-                             "25/01/2025 (day first) and row 3 has Billing Run: Target Date 01/25/2025 (month "
-                             "first); a file is written in one locale: export it again"),
-    "slash_dates_all_ambiguous": (_target_dates("01/02/2025", "03/04/2025"),
-                                  "its 2 dates written with slashes (such as 01/02/2025 in row 1, Billing Run: Target "
-                                  "Date) could be day first or month first, and none says which: set "
-                                  "ZUORA_SLASH_DATE_ORDER=DMY (day first: en_GB, most of Europe) or "
-                                  "ZUORA_SLASH_DATE_ORDER=MDY (month first: en_US) for this build"),
-    "two_digit_year": (_target_dates("2025-01-02", "1/25/25"),
-                       "row 2 has Billing Run: Target Date 1/25/25, a date with a two-digit year, as a spreadsheet "
-                       "writes dates when it saves a file again"),
-    "bill_runs_as_a_web_page": (_file("billing-runs.htm", b"<html><table></table></html>"),
-                                "its name says it holds bill runs, but it is a spreadsheet's Web Page file; save it "
-                                "from the spreadsheet as 'CSV UTF-8 (Comma delimited) (.csv)' or 'Excel Workbook "
-                                "(.xlsx)'"),
-    "bill_runs_as_a_binary_workbook": (_file("Billing Runs March.xlsb", b"PK\x03\x04"),
-                                       "its name says it holds bill runs, but it is a spreadsheet's Excel Binary "
-                                       "Workbook file"),
-    "bill_runs_in_an_unknown_format": (_file("billing_runs.numbers.bak", b"x"),
-                                       "its name says it holds bill runs, but it is no format the build reads"),
+    "windows_code_page": (
+        _bom_latin1,
+        f"not UTF-8 text (line 2: invalid byte at offset {len(','.join(HEADER)) + 24}); "
+        "a spreadsheet's 'CSV "
+        "(Comma delimited)' writes the Windows code page: save it as 'CSV UTF-8 (Comma "
+        "delimited)', or export it again from Zuora",
+    ),
+    "slash_dates_disagree": (
+        _target_dates("25/01/2025", "01/02/2025", "01/25/2025"),
+        "its dates disagree on the order of day and month: row 1 has Billing Run: Target Date "
+        "25/01/2025 (day first) and row 3 has Billing Run: Target Date 01/25/2025 (month "
+        "first); a file is written in one locale: export it again",
+    ),
+    "slash_dates_all_ambiguous": (
+        _target_dates("01/02/2025", "03/04/2025"),
+        "its 2 dates written with slashes (such as 01/02/2025 in row 1, Billing Run: Target "
+        "Date) could be day first or month first, and none says which: set "
+        "ZUORA_SLASH_DATE_ORDER=DMY (day first: en_GB, most of Europe) or "
+        "ZUORA_SLASH_DATE_ORDER=MDY (month first: en_US) for this build",
+    ),
+    "two_digit_year": (
+        _target_dates("2025-01-02", "1/25/25"),
+        "row 2 has Billing Run: Target Date 1/25/25, a date with a two-digit year, as a spreadsheet "
+        "writes dates when it saves a file again",
+    ),
+    "bill_runs_as_a_web_page": (
+        _file("billing-runs.htm", b"<html><table></table></html>"),
+        "its name says it holds bill runs, but it is a spreadsheet's Web Page file; save it "
+        "from the spreadsheet as 'CSV UTF-8 (Comma delimited) (.csv)' or 'Excel Workbook "
+        "(.xlsx)'",
+    ),
+    "bill_runs_as_a_binary_workbook": (
+        _file("Billing Runs March.xlsb", b"PK\x03\x04"),
+        "its name says it holds bill runs, but it is a spreadsheet's Excel Binary Workbook file",
+    ),
+    "bill_runs_in_an_unknown_format": (
+        _file("billing_runs.numbers.bak", b"x"),
+        "its name says it holds bill runs, but it is no format the build reads",
+    ),
     "corrupt_xls": (_file("runs.xls", b"\xd0\xcf\x11\xe0 not a workbook"), "not a readable workbook ("),
-    "truncated_last_line": (_truncated, "the last line is truncated (it has 7 of 22 fields and no line end); "
-                                        "the download was probably cut short: export the file again"),
+    "truncated_last_line": (
+        _truncated,
+        "the last line is truncated (it has 7 of 22 fields and no line end); "
+        "the download was probably cut short: export the file again",
+    ),
     "zip_without_csv": (_zip_without_csv, "the ZIP holds no export file (.csv, .tsv, .dsv, .txt or .json)"),
     "corrupt_gzip": (_file("runs.csv.gz", b"\x1f\x8b this is not really gzip"), "not a readable gzip file ("),
     "cut_short_gzip": (_cut_gzip, "not a readable gzip file (Compressed file ended before the end-of-stream"),
-    "corrupt_json": (_file("runs.json", b'[{"BillingRun.Id": "a", "BillingRun.Status": '),
-                     "not a readable JSON export ("),
+    "corrupt_json": (
+        _file("runs.json", b'[{"BillingRun.Id": "a", "BillingRun.Status": '),
+        "not a readable JSON export (",
+    ),
     "corrupt_xlsx": (_file("runs.xlsx", b"PK\x03\x04 not a workbook"), "not a readable workbook ("),
     "corrupt_zip": (_corrupt_zip, "not a readable ZIP file"),
-    "row_with_an_extra_field": (_row_edit(lambda line: line.replace(",", ",,", 1)),
-                                "line 3 has 23 of the header's 22 fields (a delimiter or a line break inside an "
-                                "unquoted value?); fix that line, or export the file again"),
-    "carriage_return_in_an_unquoted_value": (_row_edit(lambda line: line.replace(",", "\r", 1)),
-                                             "line 3 has 1 of the header's 22 fields"),
-    "duplicate_column": (_file("dup.csv", (",".join([*HEADER, "Billing Run: Status"]) + "\n").encode()),
-                         "the header names these columns more than once: Billing Run: Status"),
-}  # fmt: skip
+    "row_with_an_extra_field": (
+        _row_edit(lambda line: line.replace(",", ",,", 1)),
+        "line 3 has 23 of the header's 22 fields (a delimiter or a line break inside an "
+        "unquoted value?); fix that line, or export the file again",
+    ),
+    "carriage_return_in_an_unquoted_value": (
+        _row_edit(lambda line: line.replace(",", "\r", 1)),
+        "line 3 has 1 of the header's 22 fields",
+    ),
+    "duplicate_column": (
+        _file("dup.csv", (",".join([*HEADER, "Billing Run: Status"]) + "\n").encode()),
+        "the header names these columns more than once: Billing Run: Status",
+    ),
+}
 
 
 def build_stops_with_one_line(tmp_path: Path, name: str, *args: str) -> None:
@@ -453,8 +499,9 @@ def test_slash_dates_follow_the_setting_only_where_the_file_is_silent(tmp_path):
     make, _ = FILE_ERRORS["slash_dates_all_ambiguous"]
     exports = _fresh_folder(tmp_path)
     make(exports)
-    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh",
-                      env={"ZUORA_SLASH_DATE_ORDER": "DMY"})  # fmt: skip
+    result = zuora_wh(
+        "build", "--export-dir", str(exports), warehouse=tmp_path / "wh", env={"ZUORA_SLASH_DATE_ORDER": "DMY"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     dates = query(
         tmp_path / "wh" / "zuora.duckdb",
@@ -463,8 +510,9 @@ def test_slash_dates_follow_the_setting_only_where_the_file_is_silent(tmp_path):
     )
     assert [str(d) for (d,) in dates] == ["2025-02-01", "2025-04-03"]
     _target_dates("25/01/2025")(exports)
-    result = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh",
-                      env={"ZUORA_SLASH_DATE_ORDER": "MDY"})  # fmt: skip
+    result = zuora_wh(
+        "build", "--export-dir", str(exports), warehouse=tmp_path / "wh", env={"ZUORA_SLASH_DATE_ORDER": "MDY"}
+    )
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "resaved.csv: ZUORA_SLASH_DATE_ORDER=MDY contradicts the file: row 1 has Billing Run: Target Date 25/01/2025, "
         "day first; the file says its order itself: remove the setting, or build this file on its own"
@@ -510,17 +558,19 @@ def test_model_row_counts_are_what_the_docs_say(bad_rows_build):
     )
     (versions, accepted_ids) = query(db, versions_sql)[0]
     (runs,) = query(db, "select count(*) from marts.fct_billing_runs")[0]
-    (rejects,) = query(db, "select count(*) from marts.fct_billing_run_rejects")[0]
+    (rejects,) = query(db, "select count(*) from audit.audit_billing_run_rejects")[0]
     read, loaded, rejected, superseded = query(
-        db, "select sum(rows_read), sum(rows_loaded), sum(rows_rejected), sum(rows_superseded) "
-        "from marts.fct_export_file_reconciliation where record_type = 'billing_run'"
-    )[0]  # fmt: skip
+        db,
+        "select sum(rows_read), sum(rows_loaded), sum(rows_rejected), sum(rows_superseded) "
+        "from audit.audit_export_file_reconciliation where record_type = 'billing_run'",
+    )[0]
     assert staged == versions == read, "staging and the int model: one row per export row"
     assert runs == accepted_ids == loaded, "the fact: one row per distinct accepted bill run"
     assert rejects == rejected and superseded > 0
     assert read == loaded + rejected + superseded
     assert staged > runs, "staging has more rows than the fact when runs are re-exported or rejected"
-    (entities,) = query(db, "select count(*) from marts.dim_zuora_entities")[0]
-    (entity_loaded,) = query(db, "select sum(rows_loaded) from marts.fct_export_file_reconciliation "
-                             "where record_type = 'entity'")[0]  # fmt: skip
+    (entities,) = query(db, "select count(*) from marts.dim_entities")[0]
+    (entity_loaded,) = query(
+        db, "select sum(rows_loaded) from audit.audit_export_file_reconciliation where record_type = 'entity'"
+    )[0]
     assert entities == entity_loaded

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS
-from zuora_wh.generate import write_exports
+from zuora_wh.generate import write_demo_files
 
 RUNS = 12
 RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS if f.column not in ("billing_run_number",)]
@@ -74,7 +74,7 @@ def test_random_mutations_never_crash_and_never_lose_a_row(
 ):
     root: Path = tmp_path_factory.mktemp("property")
     exports = root / "exports"
-    entity_path, run_path = write_exports(exports, bill_runs=RUNS)
+    entity_path, run_path = write_demo_files(exports, bill_runs=RUNS)
     header, rows = read_csv(run_path)
     for i, label, value in mutations:
         rows[i][label] = value
@@ -91,7 +91,7 @@ def test_random_mutations_never_crash_and_never_lose_a_row(
     db = root / "wh" / "zuora.duckdb"
     recon = query(
         db,
-        "select record_type, sum(rows_read), sum(rows_unaccounted) from marts.fct_export_file_reconciliation "
+        "select record_type, sum(rows_read), sum(rows_unaccounted) from audit.audit_export_file_reconciliation "
         "group by 1 order by 1",
     )
     assert recon == [("billing_run", len(rows), 0), ("entity", len(en_rows), 0)]

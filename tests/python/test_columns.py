@@ -45,8 +45,14 @@ def test_built_mart_has_the_catalogs_columns_in_order():
     are the catalog's, in its order, then the tenant and the derived statistics."""
     db = ROOT / "target" / "test.duckdb"
     assert db.exists(), "run `make dbt-test` first (make test does): this test reads the demo build it makes"
-    columns = [c for (c,) in query(db, "select column_name from duckdb_columns() where schema_name = 'marts' and "
-                                   "table_name = 'fct_billing_runs' order by column_index")]  # fmt: skip
+    columns = [
+        c
+        for (c,) in query(
+            db,
+            "select column_name from duckdb_columns() where schema_name = 'marts' and "
+            "table_name = 'fct_billing_runs' order by column_index",
+        )
+    ]
     assert columns == [*MART_COLUMNS, *DERIVED]
 
 
@@ -56,7 +62,7 @@ def test_every_column_of_the_catalog_is_described_in_each_models_yaml():
     marts = yaml.safe_load((ROOT / "models" / "marts" / "_marts__models.yml").read_text())["models"]
     fct = next(m for m in marts if m["name"] == "fct_billing_runs")
     assert [c["name"] for c in fct["columns"]] == [*MART_COLUMNS, *DERIVED]
-    dim = next(m for m in marts if m["name"] == "dim_zuora_entities")
+    dim = next(m for m in marts if m["name"] == "dim_entities")
     entity = [f.column for f in ENTITY_FIELDS]
     assert sorted(c["name"] for c in dim["columns"] if c["name"] in entity) == sorted(entity)
     staging = yaml.safe_load((ROOT / "models" / "staging" / "zuora" / "_zuora__models.yml").read_text())["models"]

@@ -119,7 +119,7 @@ RECONCILIATION_FIXTURE = """      - row_count_matches:
       - known_codes:
           column_name: status
           arguments:
-            to: ref('dim_reject_reasons')
+            to: ref('audit_reject_reasons')
             field: reject_reason
 """
 

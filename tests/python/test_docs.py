@@ -28,9 +28,13 @@ def docs(tmp_path_factory):
         "DBT_LOG_PATH": str(target / "logs"),
     }
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "docs", "generate"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=600,
-    )  # fmt: skip
+        [str(Path(sys.executable).parent / "dbt"), "docs", "generate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     return json.loads((target / "manifest.json").read_text()), json.loads((target / "catalog.json").read_text())
 
@@ -63,8 +67,11 @@ def test_doc_blocks_are_sentences(docs):
         texts = [(node["name"], node["description"])] + [
             (f"{node['name']}.{c['name']}", c["description"]) for c in node["columns"].values()
         ]
-        bad += [name for name, text in texts if text and not (text.strip().endswith(".") and text.strip()[0] in
-                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ`")]  # fmt: skip
+        bad += [
+            name
+            for name, text in texts
+            if text and not (text.strip().endswith(".") and text.strip()[0] in "ABCDEFGHIJKLMNOPQRSTUVWXYZ`")
+        ]
     assert bad == []
 
 

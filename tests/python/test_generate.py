@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pytest
 from helpers import ROOT, read_csv
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, STATUS_UI_LABELS, STATUSES, headers
-from zuora_wh.generate import guard, main, write_exports, zuora_datetime
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, headers, status_ui_labels, statuses
+from zuora_wh.generate import guard, main, write_demo_files, zuora_datetime
 
 BR = "Billing Run: "
 OFFSET_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2})")
@@ -23,15 +23,15 @@ def runs(demo_exports):
 
 def test_embedded_seeds_are_the_generator_output(tmp_path):
     """The committed demo seeds are exactly what the generator writes: nobody typed them by hand."""
-    entity_path, run_path = write_exports(tmp_path)
+    entity_path, run_path = write_demo_files(tmp_path)
     assert run_path.read_bytes() == (ROOT / "seeds" / run_path.name).read_bytes()
     assert entity_path.read_bytes() == (ROOT / "seeds" / entity_path.name).read_bytes()
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    a = write_exports(tmp_path / "a", bill_runs=50, seed=1)[1].read_bytes()
-    b = write_exports(tmp_path / "b", bill_runs=50, seed=1)[1].read_bytes()
-    c = write_exports(tmp_path / "c", bill_runs=50, seed=2)[1].read_bytes()
+    a = write_demo_files(tmp_path / "a", bill_runs=50, seed=1)[1].read_bytes()
+    b = write_demo_files(tmp_path / "b", bill_runs=50, seed=1)[1].read_bytes()
+    c = write_demo_files(tmp_path / "c", bill_runs=50, seed=2)[1].read_bytes()
     assert a == b != c
 
 
@@ -40,7 +40,7 @@ def test_headers_are_zuora_labels_or_api_names(tmp_path, demo_exports):
     assert br_header == headers(BILLING_RUN_EXPORT_FIELDS)
     assert br_header[0] == "Billing Run: Billing Run Number" and br_header[-1] == "Entity: ID"
     assert en_header == headers(ENTITY_FIELDS)
-    _, run_path = write_exports(tmp_path, bill_runs=3, header_style="api")
+    _, run_path = write_demo_files(tmp_path, bill_runs=3, header_style="api")
     header, _ = read_csv(run_path)
     assert header[0] == "BillingRun.BillingRunNumber" and header[-1] == "Entity.Id"
 
@@ -49,9 +49,9 @@ def test_demo_covers_what_the_issue_lists(runs, demo_exports):
     entities = demo_exports[1][1]
     assert len(entities) >= 3 and "Global" in {e["Entity: Name"] for e in entities}
     assert len(runs) >= 600
-    statuses = Counter(r[BR + "Status"] for r in runs)
-    assert set(STATUSES) <= set(statuses), "every API status value"
-    assert set(STATUS_UI_LABELS.values()) <= set(statuses), "UI labels on some rows"
+    seen = Counter(r[BR + "Status"] for r in runs)
+    assert set(statuses()) <= set(seen), "every API status value"
+    assert set(status_ui_labels().values()) <= set(seen), "UI labels on some rows"
     assert {r[BR + "Billing Run Type"] for r in runs} == {"Regular", "CatchUp"}
     assert any(r[BR + "Name"] == "" for r in runs) and any(r[BR + "Name"] for r in runs)
     assert any(r[BR + "Number of Credit Memos"] not in ("", "0") for r in runs)
@@ -89,7 +89,7 @@ def test_values_follow_the_state_machine(runs):
             assert r[BR + "Number Of Invoices"] in ("0", "") and status not in ("Canceled", "CancelInProgress"), r
 
 
-STATUS_UI_LABELS_REVERSED = {label: value for value, label in STATUS_UI_LABELS.items()}
+STATUS_UI_LABELS_REVERSED = {label: value for value, label in status_ui_labels().items()}
 
 
 def test_ids_and_numbers_have_zuora_formats(runs):
@@ -131,6 +131,9 @@ def test_only_the_latest_runs_are_on_their_way(runs):
 
 def test_runs_that_never_processed_are_in_the_demo(runs):
     """The pending queue and the cancellations before a run started: empty counts, as Zuora writes them."""
-    empty = {STATUS_UI_LABELS_REVERSED.get(r[BR + "Status"], r[BR + "Status"]) for r in runs
-             if r[BR + "Number Of Accounts"] == ""}  # fmt: skip
+    empty = {
+        STATUS_UI_LABELS_REVERSED.get(r[BR + "Status"], r[BR + "Status"])
+        for r in runs
+        if r[BR + "Number Of Accounts"] == ""
+    }
     assert {"Pending", "Paused", "Canceled"} <= empty

@@ -50,8 +50,17 @@ def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily, 
     out = tmp_path / "by_day.csv"
     metrics = "bill_runs,failed_runs,failure_rate,invoices_generated,processing_time_p50,processing_time_p95,"
     group_by = "metric_time__day,billing_run__tenant,billing_run__entity_name"
-    mf_query(db_copy, dict(os.environ), ROOT, "--metrics", metrics + "posting_lag_p50", "--group-by", group_by,
-             "--csv", str(out))  # fmt: skip
+    mf_query(
+        db_copy,
+        dict(os.environ),
+        ROOT,
+        "--metrics",
+        metrics + "posting_lag_p50",
+        "--group-by",
+        group_by,
+        "--csv",
+        str(out),
+    )
     with out.open(newline="") as fh:
         metrics = {
             (r["billing_run__tenant"], r["billing_run__entity_name"] or None, r["metric_time__day"][:10]): r
@@ -62,9 +71,16 @@ def test_every_metric_by_day_and_entity_equals_the_daily_model(tmp_path, daily, 
     for key, (runs, failed, rate, invoices, p50, p95, lag) in expected.items():
         row = metrics[key]
         assert (int(row["bill_runs"]), int(row["failed_runs"]), int(_number(row["invoices_generated"]) or 0)) == (
-            runs, failed, invoices), key  # fmt: skip
-        for name, value in (("failure_rate", rate), ("processing_time_p50", p50), ("processing_time_p95", p95),
-                            ("posting_lag_p50", lag)):  # fmt: skip
+            runs,
+            failed,
+            invoices,
+        ), key
+        for name, value in (
+            ("failure_rate", rate),
+            ("processing_time_p50", p50),
+            ("processing_time_p95", p95),
+            ("posting_lag_p50", lag),
+        ):
             assert _same(_number(row[name]), value), (key, name, row[name], value)
 
 
@@ -90,8 +106,11 @@ def test_the_saved_queries_are_materialised_and_add_up_to_the_daily_model(tmp_pa
         f"select metric_time__week, bill_runs, failed_runs, failure_rate, processing_time_p50, processing_time_p95 "
         f"from read_parquet('{tmp_path / 'weekly_health.parquet'}') order by 1"
     ).fetchall()
-    answered = query(DB, f"select week, bill_runs, failed_runs, failure_rate, p50_processing_seconds, "
-                         f"p95_processing_seconds from ({readme.rstrip().rstrip(';')}) order by 1")  # fmt: skip
+    answered = query(
+        DB,
+        f"select week, bill_runs, failed_runs, failure_rate, p50_processing_seconds, "
+        f"p95_processing_seconds from ({readme.rstrip().rstrip(';')}) order by 1",
+    )
     assert len(answered) == len(metrics) > 50
 
     def day(value) -> date:

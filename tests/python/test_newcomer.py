@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from helpers import ROOT, query, zuora_wh
 
-from zuora_wh.generate import write_exports
+from zuora_wh.generate import write_demo_files
 
 RUNS = 60
 
@@ -24,7 +24,7 @@ RUNS = 60
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("newcomer")
     exports = root / "exports"
-    write_exports(exports, bill_runs=RUNS)
+    write_demo_files(exports, bill_runs=RUNS)
     result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return {"root": root, "exports": exports, "wh": root / "wh", "result": result}
@@ -36,7 +36,7 @@ def digest(path) -> str:
 
 def test_the_warehouse_says_what_it_holds_and_as_of_when(built):
     db = built["wh"] / "zuora.duckdb"
-    info = query(db, "select built_from, tenant_timezone, bill_runs, data_as_of from marts.dim_warehouse_build")
+    info = query(db, "select built_from, tenant_timezone, bill_runs, data_as_of from audit.audit_warehouse_build")
     latest = query(db, "select max(updated_at) from marts.fct_billing_runs")[0][0]
     assert info == [(str(built["exports"]), "America/Los_Angeles", RUNS, latest)]
     assert f"input: {built['exports']}; built " in built["result"].stdout
@@ -47,8 +47,11 @@ def test_status_as_the_ui_shows_it(built):
     labels = dict(
         query(built["wh"] / "zuora.duckdb", "select distinct status, status_label from marts.fct_billing_runs")
     )
-    ui = {"PostInProgress": "Post in progress", "CancelInProgress": "Cancel in progress",
-          "RemoveInProgress": "Remove in progress"}  # fmt: skip
+    ui = {
+        "PostInProgress": "Post in progress",
+        "CancelInProgress": "Cancel in progress",
+        "RemoveInProgress": "Remove in progress",
+    }
     assert labels == {status: ui.get(status, status) for status in labels}
     assert set(ui) & set(labels), "the sample has in-progress runs"
 
@@ -67,7 +70,9 @@ def test_only_the_demo_gives_way_to_another_input_without_replace(built, tmp_pat
     assert digest(wh / "zuora.duckdb") == before
     replaced = zuora_wh("build", "--replace", warehouse=wh)
     assert replaced.returncode == 0, replaced.stderr[-2000:]
-    assert query(wh / "zuora.duckdb", "select built_from, bill_runs from marts.dim_warehouse_build") == [("demo", 720)]
+    assert query(wh / "zuora.duckdb", "select built_from, bill_runs from audit.audit_warehouse_build") == [
+        ("demo", 720)
+    ]
     # the demo has nothing to protect: real exports replace it with one line, no --replace needed
     real = zuora_wh("build", "--export-dir", str(built["exports"]), warehouse=wh)
     assert real.returncode == 0, real.stderr[-2000:]
@@ -148,8 +153,11 @@ def test_build_output_is_short_and_colourless_off_a_terminal(built):
 def test_warnings_are_shown_with_their_test(built):
     """The build's warn-level tests are not hidden with the per-test lines."""
     out = built["result"].stdout
-    warned = [line for line in (next((built["wh"] / "build").iterdir()) / "dbt-build.log").read_text().splitlines()
-              if " WARN " in line and " of " in line]  # fmt: skip
+    warned = [
+        line
+        for line in (next((built["wh"] / "build").iterdir()) / "dbt-build.log").read_text().splitlines()
+        if " WARN " in line and " of " in line
+    ]
     for line in warned:
         assert line.split("  ", 1)[1].strip() in out
 
@@ -162,8 +170,12 @@ def test_the_generator_needs_an_output_folder_and_writes_reexports(tmp_path):
     out = tmp_path / "exports"
     first = subprocess.run([*run, "--out-dir", str(out), "--bill-runs", "20"], cwd=ROOT, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
-    again = subprocess.run([*run, "--out-dir", str(out), "--bill-runs", "20", "--reexport", "0.5", "--new-runs", "3"],
-                           cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    again = subprocess.run(
+        [*run, "--out-dir", str(out), "--bill-runs", "20", "--reexport", "0.5", "--new-runs", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0, again.stderr
     reexport = out / "zuora_billing_run_export_reexport.csv"
     assert len(reexport.read_text().splitlines()) == 1 + 10 + 3
@@ -176,8 +188,17 @@ def test_metricflow_answers_on_any_warehouse_while_a_reader_holds_it(built, tmp_
     out = tmp_path / "by_year.csv"
     with duckdb.connect(str(served), read_only=True) as reader:
         (runs,) = reader.execute("select count(*) from marts.fct_billing_runs").fetchone()
-        result = zuora_wh("mf", "query", "--metrics", "bill_runs", "--group-by", "metric_time__year", "--csv",
-                          str(out), warehouse=built["wh"])  # fmt: skip
+        result = zuora_wh(
+            "mf",
+            "query",
+            "--metrics",
+            "bill_runs",
+            "--group-by",
+            "metric_time__year",
+            "--csv",
+            str(out),
+            warehouse=built["wh"],
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         assert reader.execute("select count(*) from marts.fct_billing_runs").fetchone() == (runs,)
     rows = out.read_text().splitlines()
@@ -202,6 +223,11 @@ def test_help_and_the_build_say_paths_as_a_terminal_shows_them(tmp_path):
     """--help has no reStructuredText quotes; make build names an absolute warehouse folder as it is."""
     helped = subprocess.run([sys.executable, "-m", "zuora_wh", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert helped.returncode == 0 and "``" not in helped.stdout and "python -m zuora_wh COMMAND" in helped.stdout
-    dry = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(tmp_path / "wh")})  # fmt: skip
+    dry = subprocess.run(
+        ["make", "-n", "build"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(tmp_path / "wh")},
+    )
     assert f"The warehouse is {tmp_path / 'wh' / 'zuora.duckdb'}. Try:" in dry.stdout

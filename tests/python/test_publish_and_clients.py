@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +20,7 @@ import pytest
 import sqlalchemy
 from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.generate import write_exports
+from zuora_wh.generate import write_demo_files
 
 BIN = Path(sys.executable).parent
 
@@ -33,9 +34,13 @@ def demo_warehouse(tmp_path_factory):
     """The demo warehouse, built and published by ``make build`` into a folder of its own."""
     warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
     result = subprocess.run(
-        ["make", "build"], cwd=ROOT, env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(warehouse)},
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        ["make", "build"],
+        cwd=ROOT,
+        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "The warehouse is" in result.stdout
     return warehouse
@@ -43,13 +48,13 @@ def demo_warehouse(tmp_path_factory):
 
 READER = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import os, sys, time, duckdb
     con = duckdb.connect(sys.argv[1], read_only=True)
     ok = failed = 0
     counts = set()
     print("ready", flush=True)
-    deadline = time.monotonic() + float(sys.argv[2])
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + float(sys.argv[3])
+    while time.monotonic() < deadline and not os.path.exists(sys.argv[2]):
         try:
             counts.add(con.execute("select count(*) from marts.fct_billing_runs").fetchone()[0])
             ok += 1
@@ -62,35 +67,55 @@ READER = textwrap.dedent(
 )
 
 
+def read_while(served: Path, stop: Path, seconds: float) -> subprocess.Popen:
+    """A reader that holds the served file open and queries it every 20 ms until ``stop`` exists (or ``seconds``
+    pass), then says how many queries worked, how many failed, and the row counts it saw."""
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(served), str(stop), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert reader.stdout.readline().strip() == "ready"
+    return reader
+
+
+def finished(reader: subprocess.Popen, stop: Path) -> tuple[int, int, str]:
+    stop.touch()
+    out = reader.communicate(timeout=30)[0]
+    _, ok, failed, counts = out.splitlines()[-1].split(" ", 3)
+    return int(ok), int(failed), counts
+
+
 def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, demo_warehouse):
+    """A BI tool holds the served file open and queries it all through a build: every query works (it keeps seeing
+    the old build), the build publishes, and a new connection sees the new data."""
     served = demo_warehouse / "zuora.duckdb"
     exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=150)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(served), "60"], stdout=subprocess.PIPE, text=True)
-    assert reader.stdout.readline().strip() == "ready"
+    write_demo_files(exports, bill_runs=150)
+    reader = read_while(served, tmp_path / "stop", 600)
+    started = time.monotonic()
     result = subprocess.run(
-        ["make", "build"], cwd=ROOT, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports),
-             "REPLACE": "1"},
-    )  # fmt: skip
+        ["make", "build"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports)},
+    )
+    took = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    # A new connection sees the new data while the old reader still runs.
     assert query(served, "select count(*) from marts.fct_billing_runs") == [(150,)]
     assert reader.poll() is None, "the reader ended before the build did"
-    reader.terminate()
-    out = reader.communicate(timeout=30)[0]
-    assert "failed:" not in out
+    ok, failed, counts = finished(reader, tmp_path / "stop")
+    # it kept answering through the build (a query every 20 ms; a reader that hung would have a handful)
+    assert failed == 0 and counts == "[720]" and ok > took * 10
     # Rebuild the demo for the other tests of this module.
     assert zuora_wh("build", "--replace", warehouse=demo_warehouse).returncode == 0
 
 
 def test_reader_loop_reports_success(tmp_path, demo_warehouse):
-    """The reader script itself works: it counts successful queries and the row count it saw."""
-    out = subprocess.run(
-        [sys.executable, "-c", READER, str(demo_warehouse / "zuora.duckdb"), "0.3"],
-        capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
-    assert out.splitlines()[-1].startswith("done") and out.splitlines()[-1].endswith("0 [720]")
+    """The reader script itself works: it counts successful queries and the row count it saw, and stops when told."""
+    reader = read_while(demo_warehouse / "zuora.duckdb", tmp_path / "stop", 60)
+    time.sleep(0.3)
+    ok, failed, counts = finished(reader, tmp_path / "stop")
+    assert ok > 3 and failed == 0 and counts == "[720]"
 
 
 def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_warehouse):
@@ -98,14 +123,22 @@ def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_wareh
     parquet = demo_warehouse / "parquet" / "fct_billing_runs.parquet"
     before = digest(served), digest(parquet)
     exports = tmp_path / "exports"
-    _, run_path = write_exports(exports, bill_runs=40)
+    _, run_path = write_demo_files(exports, bill_runs=40)
     header, rows = read_csv(run_path)
     # A malformed ID, with the quarantine (which would keep it out of the mart) turned off: the error-severity
     # test on the mart fails the build.
     rows[5]["Billing Run: ID"] = "not-an-id"
     write_csv(run_path, header, rows)
-    result = zuora_wh("build", "--replace", "--export-dir", str(exports), "--", "--vars", "{zuora_quarantine: false}",
-                      warehouse=demo_warehouse)  # fmt: skip
+    result = zuora_wh(
+        "build",
+        "--replace",
+        "--export-dir",
+        str(exports),
+        "--",
+        "--vars",
+        "{zuora_quarantine: false}",
+        warehouse=demo_warehouse,
+    )
     assert result.returncode != 0
     assert "nothing was published" in result.stderr
     assert "Traceback" not in result.stderr
@@ -147,17 +180,27 @@ def test_sqlalchemy_duckdb_engine_reads_the_mart(demo_warehouse):
 def test_sqlalchemy_reflects_every_mart_with_types_and_comments(demo_warehouse):
     """What pandas.read_sql_table, SQL notebooks and BI tools on SQLAlchemy do first: reflect the table."""
     db = demo_warehouse / "zuora.duckdb"
-    expected = query(db, "select table_name, column_name, data_type, comment from duckdb_columns() "
-                     "where schema_name = 'marts' order by table_name, column_index")  # fmt: skip
+    expected = query(
+        db,
+        "select schema_name || '.' || table_name, column_name, data_type, comment from "
+        "duckdb_columns() where schema_name in ('marts', 'audit') order by 1, column_index",
+    )
     tables = sorted({t for t, *_ in expected})
-    assert {"fct_billing_runs", "dim_zuora_entities", "fct_billing_run_rejects", "dim_warehouse_build"} <= set(tables)
+    assert {
+        "marts.fct_billing_runs",
+        "marts.dim_entities",
+        "audit.audit_billing_run_rejects",
+        "audit.audit_warehouse_build",
+    } <= set(tables)
     engine = sqlalchemy.create_engine(f"duckdb:///{db}", connect_args={"read_only": True})
     with engine.connect() as con:
         inspector = sqlalchemy.inspect(con)
-        assert sorted(inspector.get_table_names(schema="marts")) == tables
+        listed = [f"{schema}.{t}" for schema in ("audit", "marts") for t in inspector.get_table_names(schema=schema)]
+        assert sorted(listed) == tables
         reflected = []
         for table in tables:
-            for column in inspector.get_columns(table, schema="marts"):
+            schema, name = table.split(".")
+            for column in inspector.get_columns(name, schema=schema):
                 reflected.append((table, column["name"], column["type"], column["comment"]))
         fct = sqlalchemy.Table("fct_billing_runs", sqlalchemy.MetaData(), schema="marts", autoload_with=con)
         assert con.execute(sqlalchemy.select(sqlalchemy.func.count()).select_from(fct)).scalar_one() == 720
@@ -165,8 +208,8 @@ def test_sqlalchemy_reflects_every_mart_with_types_and_comments(demo_warehouse):
     assert [(t, c) for t, c, *_ in reflected] == [(t, c) for t, c, *_ in expected]
     assert [comment for *_, comment in reflected] == [comment for *_, comment in expected]
     assert all(comment for *_, comment in reflected), "every column is described"
-    python_types = {t: ty.python_type for t, _, ty, _ in reflected if t == "fct_billing_runs"}
-    types = {c: ty for t, c, ty, _ in reflected if t == "fct_billing_runs"}
+    python_types = {t: ty.python_type for t, _, ty, _ in reflected if t == "marts.fct_billing_runs"}
+    types = {c: ty for t, c, ty, _ in reflected if t == "marts.fct_billing_runs"}
     assert python_types and types["created_at"].python_type.__name__ == "datetime"
     assert types["target_date"].python_type.__name__ == "date"
     assert types["number_of_invoices"].python_type is int and types["is_failed"].python_type is bool
@@ -174,16 +217,24 @@ def test_sqlalchemy_reflects_every_mart_with_types_and_comments(demo_warehouse):
 
 def test_duckdb_cli_reads_the_mart(demo_warehouse):
     out = subprocess.run(
-        [str(BIN / "duckdb"), "-readonly", "-csv", str(demo_warehouse / "zuora.duckdb"),
-         "select count(*) as n from marts.fct_billing_runs"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        [
+            str(BIN / "duckdb"),
+            "-readonly",
+            "-csv",
+            str(demo_warehouse / "zuora.duckdb"),
+            "select count(*) as n from marts.fct_billing_runs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert out.split() == ["n", "720"]
 
 
 def test_polars_reads_the_parquet_files(demo_warehouse):
     fct = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet")
-    dim = pl.read_parquet(demo_warehouse / "parquet" / "dim_zuora_entities.parquet")
+    dim = pl.read_parquet(demo_warehouse / "parquet" / "dim_entities.parquet")
     assert fct.height == 720 and dim.height == 4
     assert fct.columns[:3] == ["billing_run_id", "billing_run_number", "billing_run_name"]
     assert fct.height == query(demo_warehouse / "zuora.duckdb", "select count(*) from marts.fct_billing_runs")[0][0]
@@ -193,15 +244,23 @@ def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
     """Every mart an analyst uses has its Parquet file, row for row; a timestamp is an instant in UTC there
     (TIMESTAMP WITH TIME ZONE), so a reader in another zone shows the same moment, not a shifted one."""
     served = demo_warehouse / "zuora.duckdb"
-    marts = query(served, "select table_name from information_schema.tables where table_schema = 'marts' and "
-                          "table_type = 'BASE TABLE' order by 1")  # fmt: skip
+    marts = query(
+        served,
+        "select table_name from information_schema.tables where table_schema in ('marts', 'audit') "
+        "and table_type = 'BASE TABLE' order by 1",
+    )
     names = [m for (m,) in marts]
-    assert {"fct_billing_run_daily", "fct_stuck_billing_runs", "fct_billing_run_status_changes",
-            "fct_deleted_billing_runs"} <= set(names)  # fmt: skip
+    assert {
+        "fct_billing_run_daily",
+        "fct_stuck_billing_runs",
+        "fct_billing_run_status_changes",
+        "fct_deleted_billing_runs",
+    } <= set(names)
     assert sorted(p.stem for p in (demo_warehouse / "parquet").glob("*.parquet")) == names
     for mart in names:
         parquet = demo_warehouse / "parquet" / f"{mart}.parquet"
-        assert pl.read_parquet(parquet).height == query(served, f"select count(*) from marts.{mart}")[0][0], mart
+        schema = "audit" if mart.startswith("audit_") else "marts"
+        assert pl.read_parquet(parquet).height == query(served, f"select count(*) from {schema}.{mart}")[0][0], mart
     stuck = pl.read_parquet(demo_warehouse / "parquet" / "fct_stuck_billing_runs.parquet")
     assert stuck.schema["in_status_since"] == pl.Datetime("us", "UTC") and stuck.height > 0
     runs = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet").sort("billing_run_id")
@@ -211,7 +270,7 @@ def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
 
 def test_empty_mart_publishes_parquet_without_a_phantom_row(tmp_path):
     exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=0)
+    write_demo_files(exports, bill_runs=0)
     build = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
     assert build.returncode == 0, build.stderr[-3000:]
     fct = pl.read_parquet(tmp_path / "wh" / "parquet" / "fct_billing_runs.parquet")
@@ -234,16 +293,31 @@ def test_export_round_trips_as_a_real_export(tmp_path, demo_warehouse):
     rebuilt = zuora_wh("build", "--export-dir", str(out.parent), warehouse=tmp_path / "wh")
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
     assert mart_rows(tmp_path / "wh") == mart_rows(demo_warehouse)
-    assert mart_rows(tmp_path / "wh", "dim_zuora_entities") == mart_rows(demo_warehouse, "dim_zuora_entities")
+    assert mart_rows(tmp_path / "wh", "dim_entities") == mart_rows(demo_warehouse, "dim_entities")
 
 
 def test_export_filters_and_snake_case_parquet(tmp_path, demo_warehouse):
     out = tmp_path / "q1.parquet"
     result = zuora_wh(
-        "export", "--out", str(out), "--headers", "names", "--date-field", "target_date",
-        "--from", "2025-01-01", "--to", "2025-03-31", "--status", "posted", "--status", "Post in progress",
-        "--entity", "Global", warehouse=demo_warehouse,
-    )  # fmt: skip
+        "export",
+        "--out",
+        str(out),
+        "--headers",
+        "names",
+        "--date-field",
+        "target_date",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-03-31",
+        "--status",
+        "posted",
+        "--status",
+        "Post in progress",
+        "--entity",
+        "Global",
+        warehouse=demo_warehouse,
+    )
     assert result.returncode == 0, result.stderr
     df = pl.read_parquet(out)
     expected = query(
@@ -261,11 +335,13 @@ def test_export_filters_and_snake_case_parquet(tmp_path, demo_warehouse):
     [
         (("--status", "Archived"), "error: unknown status 'Archived'; use one of: Pending, Processing"),
         (("--entity", "Acme Mars"), "error: no entity 'Acme Mars' in the warehouse; its entities are: Acme APAC, "),
-        (("--from", "2025-03-01", "--to", "2025-02-01"),
-         "error: --from 2025-03-01 is after --to 2025-02-01: no day is in that range"),
+        (
+            ("--from", "2025-03-01", "--to", "2025-02-01"),
+            "error: --from 2025-03-01 is after --to 2025-02-01: no day is in that range",
+        ),
         (("--date-field", "target_date"), "error: --date-field needs --from and/or --to"),
     ],
-)  # fmt: skip
+)
 def test_export_refuses_filters_that_match_nothing(tmp_path, demo_warehouse, args, message):
     result = zuora_wh("export", "--out", str(tmp_path / "x.csv"), *args, warehouse=demo_warehouse)
     assert result.returncode == 2 and result.stderr.startswith(message), result.stderr
@@ -283,9 +359,12 @@ def test_export_days_are_the_tenants(tmp_path, demo_warehouse):
     """--from/--to are days in the tenant's zone: a run created at 23:30 Pacific is on that day, although it is
     the next day in UTC."""
     db = demo_warehouse / "zuora.duckdb"
-    day, expected = query(db, "with local as (select cast(timezone('America/Los_Angeles', timezone('UTC', "
-                          "created_at)) as date) as day from marts.fct_billing_runs) select day, count(*) from local "
-                          "group by 1 order by 2 desc, 1 limit 1")[0]  # fmt: skip
+    day, expected = query(
+        db,
+        "with local as (select cast(timezone('America/Los_Angeles', timezone('UTC', "
+        "created_at)) as date) as day from marts.fct_billing_runs) select day, count(*) from local "
+        "group by 1 order by 2 desc, 1 limit 1",
+    )[0]
     out = tmp_path / "day.parquet"
     result = zuora_wh("export", "--out", str(out), "--from", str(day), "--to", str(day), warehouse=demo_warehouse)
     assert result.returncode == 0, result.stderr
@@ -318,7 +397,7 @@ def _dead_pid() -> int:
 
 def test_publish_removes_what_killed_builds_left_behind(tmp_path):
     exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=5)
+    write_demo_files(exports, bill_runs=5)
     warehouse = tmp_path / "wh"
     (warehouse / "parquet").mkdir(parents=True)
     dead = _dead_pid()
@@ -341,11 +420,13 @@ def test_publish_removes_what_killed_builds_left_behind(tmp_path):
 
 
 def test_a_second_build_says_what_it_waits_for_or_exits_with_no_wait(tmp_path):
-    from zuora_wh.cli import EXIT_BUSY
+    from zuora_wh.errors import BuildBusy
+
+    EXIT_BUSY = BuildBusy.exit_code
     from zuora_wh.publish import build_lock
 
     exports = tmp_path / "exports"
-    write_exports(exports, bill_runs=5)
+    write_demo_files(exports, bill_runs=5)
     warehouse = tmp_path / "wh"
     with build_lock(warehouse):  # this test process is "the first build"
         busy = zuora_wh("build", "--no-wait", "--export-dir", str(exports), warehouse=warehouse)
@@ -355,9 +436,22 @@ def test_a_second_build_says_what_it_waits_for_or_exits_with_no_wait(tmp_path):
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         env.pop("ZUORA_EXPORT_DIR", None)
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "zuora_wh", "--warehouse-dir", str(warehouse), "build", "--export-dir",
-             str(exports)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "zuora_wh",
+                "--warehouse-dir",
+                str(warehouse),
+                "build",
+                "--export-dir",
+                str(exports),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         first = waiting.stderr.readline()
         assert first.startswith("waiting for the build started at ") and f"by process {os.getpid()}" in first
         assert waiting.poll() is None, "it waits while the lock is held"

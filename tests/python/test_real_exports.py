@@ -16,7 +16,7 @@ import pytest
 from helpers import mart_rows, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
-from zuora_wh.generate import write_exports, write_reexport
+from zuora_wh.generate import write_demo_files, write_demo_reexport
 
 RUNS = 300
 
@@ -31,9 +31,9 @@ def build(export_dir: Path, warehouse: Path, *extra: str):
 def reference(tmp_path_factory):
     """The mart built from one plain label-header export: what every variant must equal."""
     root = tmp_path_factory.mktemp("reference")
-    write_exports(root / "exports", bill_runs=RUNS)
+    write_demo_files(root / "exports", bill_runs=RUNS)
     build(root / "exports", root / "warehouse")
-    return mart_rows(root / "warehouse"), mart_rows(root / "warehouse", "dim_zuora_entities")
+    return mart_rows(root / "warehouse"), mart_rows(root / "warehouse", "dim_entities")
 
 
 def test_reference_holds_every_bill_run(reference):
@@ -42,15 +42,15 @@ def test_reference_holds_every_bill_run(reference):
 
 
 def test_combined_ui_file_alone_builds_the_warehouse(tmp_path, reference):
-    write_exports(tmp_path / "exports", bill_runs=RUNS, combined=True)
+    write_demo_files(tmp_path / "exports", bill_runs=RUNS, combined=True)
     build(tmp_path / "exports", tmp_path / "wh")
     assert mart_rows(tmp_path / "wh") == reference[0]
     # Entities come from the combined file: the four entities the runs reference.
-    assert mart_rows(tmp_path / "wh", "dim_zuora_entities") == reference[1]
+    assert mart_rows(tmp_path / "wh", "dim_entities") == reference[1]
 
 
 def test_overlapping_reexports_latest_updated_date_wins(tmp_path, reference):
-    paths = write_exports(tmp_path / "exports", bill_runs=RUNS, files=3, overlap=0.3)
+    paths = write_demo_files(tmp_path / "exports", bill_runs=RUNS, files=3, overlap=0.3)
     build(tmp_path / "exports", tmp_path / "wh")
     runs = mart_rows(tmp_path / "wh")
     assert len(runs) == RUNS
@@ -66,7 +66,7 @@ def test_overlapping_reexports_latest_updated_date_wins(tmp_path, reference):
 
 def test_tie_on_updated_date_newest_file_wins(tmp_path):
     exports = tmp_path / "exports"
-    _, run_path = write_exports(exports, bill_runs=20)
+    _, run_path = write_demo_files(exports, bill_runs=20)
     header, rows = read_csv(run_path)
     changed = [dict(r, **{"Billing Run: Name": "from the newer file"}) for r in rows[:3]]
     newer = exports / "later_export.csv"
@@ -82,7 +82,7 @@ def test_tie_on_updated_date_newest_file_wins(tmp_path):
 
 def test_missing_optional_columns_become_nulls(tmp_path):
     exports = tmp_path / "exports"
-    entity_path, run_path = write_exports(exports, bill_runs=40)
+    entity_path, run_path = write_demo_files(exports, bill_runs=40)
     entity_path.unlink()  # no Multi-entity: no Entity export at all
     header, rows = read_csv(run_path)
     dropped = ("Billing Run: Number of Credit Memos", "Entity: ID")
@@ -93,7 +93,7 @@ def test_missing_optional_columns_become_nulls(tmp_path):
     assert query(
         db, "select count(*), count(number_of_credit_memos), count(entity_id) from marts.fct_billing_runs"
     ) == [(40, 0, 0)]
-    assert query(db, "select count(*) from marts.dim_zuora_entities") == [(0,)]
+    assert query(db, "select count(*) from marts.dim_entities") == [(0,)]
 
 
 def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
@@ -106,11 +106,11 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     4. an entity gone from the entity export: no rebuild (entities are rebuilt from every file on each build),
        and its runs keep their entity ID, flagged has_unknown_entity."""
     exports, wh = tmp_path / "exports", tmp_path / "wh"
-    write_exports(exports, bill_runs=RUNS, files=2, overlap=0.2)
+    write_demo_files(exports, bill_runs=RUNS, files=2, overlap=0.2)
     build(exports, wh)
     start = mart_rows(wh)
     # 1.
-    reexport = write_reexport(exports, RUNS, share=0.1, new_runs=15)
+    reexport = write_demo_reexport(exports, RUNS, share=0.1, new_runs=15)
     entity_file = exports / "zuora_entity_export.csv"
     original_entities = entity_file.read_bytes()
     header, rows = read_csv(entity_file)
@@ -141,8 +141,11 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     assert "rebuilding from every file" not in build(exports, wh).stdout
     build(exports, tmp_path / "fresh")
     assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
-    flagged = query(wh / "zuora.duckdb", "select count(*), bool_and(has_unknown_entity), count(entity_name) "
-                    f"from marts.fct_billing_runs where entity_id = '{gone}'")  # fmt: skip
+    flagged = query(
+        wh / "zuora.duckdb",
+        "select count(*), bool_and(has_unknown_entity), count(entity_name) "
+        f"from marts.fct_billing_runs where entity_id = '{gone}'",
+    )
     assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
 
 
@@ -150,29 +153,29 @@ def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
     """A Spark build keeps what it loaded in a JSON file (the command cannot read Spark's metastore): read back, it
     tells new, changed and removed files as the DuckDB build's table does; a damaged record means every file is
     loaded again (make test-spark runs the incremental Spark build itself)."""
-    from zuora_wh import read_exports
+    from zuora_wh import input_files, loaded_files
 
-    entity, runs = write_exports(tmp_path / "exports", bill_runs=20)
+    entity, runs = write_demo_files(tmp_path / "exports", bill_runs=20)
     record = tmp_path / "export_files_loaded.json"
-    files, _ = read_exports.prepare(tmp_path / "exports", tmp_path / "cache")
-    read_exports.mark_loaded_json(record, files)
-    loaded = read_exports.loaded_files_of_json(record)
-    assert read_exports.changes(loaded, files).unchanged == 2
-    reexport = write_reexport(tmp_path / "exports", bill_runs=20, share=0.5)
+    files, _ = input_files.prepare(tmp_path / "exports", tmp_path / "cache")
+    loaded_files.record_json(record, files)
+    loaded = loaded_files.read_record_json(record)
+    assert loaded_files.changes(loaded, files).unchanged == 2
+    reexport = write_demo_reexport(tmp_path / "exports", bill_runs=20, share=0.5)
     runs.write_text(runs.read_text().replace("Posted", "Completed", 1))
     entity.unlink()
-    files, _ = read_exports.prepare(tmp_path / "exports", tmp_path / "cache", known=loaded)
-    diff = read_exports.changes(loaded, files)
+    files, _ = input_files.prepare(tmp_path / "exports", tmp_path / "cache", known=loaded)
+    diff = loaded_files.changes(loaded, files)
     assert (diff.new, diff.changed, diff.removed) == ([str(reexport)], [str(runs)], [str(entity)])
     assert diff.stale(loaded) == [str(runs)], "a changed bill-run file makes a full refresh, a removed entity file not"
     record.write_text("{not json")
-    assert read_exports.loaded_files_of_json(record) == {}
+    assert loaded_files.read_record_json(record) == {}
 
 
 def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(tmp_path):
     """Changes are told by content: a file copied over itself, or touched, is the same export."""
     exports = tmp_path / "exports"
-    _, run_path = write_exports(exports, bill_runs=40)
+    _, run_path = write_demo_files(exports, bill_runs=40)
     build(exports, tmp_path / "wh")
     before = mart_rows(tmp_path / "wh")
     os.utime(run_path, (run_path.stat().st_atime + 120, run_path.stat().st_mtime + 120))
@@ -255,8 +258,11 @@ def _write_bom_zip(path: Path, header: list[str], rows: list[dict[str, str]]) ->
 
 def _write_extra_columns(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
     """Columns that are no fields of the data source, beside the fields: ignored, and named in a warning."""
-    write_csv(path, [*header, "Account: Name", "Custom__c"], [dict(r, **{"Account: Name": "x", "Custom__c": "y"})
-                                                              for r in rows])  # fmt: skip
+    write_csv(
+        path,
+        [*header, "Account: Name", "Custom__c"],
+        [dict(r, **{"Account: Name": "x", "Custom__c": "y"}) for r in rows],
+    )
 
 
 # ---------- what a spreadsheet writes when a person opens an export and saves it again (Microsoft: "File formats that
@@ -393,7 +399,7 @@ def write_every_format(root: Path) -> tuple[Path, dict[str, list[str]]]:
     that are no exports beside them. Returns the folder and the IDs of each format's file. (make test-spark builds
     the same folder on Spark.)"""
     src = root / "plain"
-    entity_path, run_path = write_exports(src, bill_runs=RUNS)
+    entity_path, run_path = write_demo_files(src, bill_runs=RUNS)
     header, rows = read_csv(run_path)
     exports = root / "exports"
     exports.mkdir()
@@ -426,19 +432,26 @@ def every_format(tmp_path_factory, reference):
 
 def test_every_format_together_gives_the_reference_mart(every_format, reference):
     assert mart_rows(every_format["db"].parent) == reference[0]
-    recon = query(every_format["db"], "select sum(rows_read), sum(rows_unaccounted) from "
-                  "marts.fct_export_file_reconciliation where record_type = 'billing_run'")  # fmt: skip
+    recon = query(
+        every_format["db"],
+        "select sum(rows_read), sum(rows_unaccounted) from "
+        "audit.audit_export_file_reconciliation where record_type = 'billing_run'",
+    )
     assert recon == [(RUNS, 0)]
 
 
 @pytest.mark.parametrize("name", sorted(FORMAT_FILES))
 def test_format_is_read_to_the_mart(every_format, name):
     file = str(every_format["exports"] / name) + ZIP_MEMBERS.get(name, "")
-    ids = query(every_format["db"], "select billing_run_id from marts.fct_billing_runs where _source_file = "
-                f"'{file}' order by 1")  # fmt: skip
+    ids = query(
+        every_format["db"],
+        f"select billing_run_id from marts.fct_billing_runs where _source_file = '{file}' order by 1",
+    )
     assert [i for (i,) in ids] == every_format["ids"][name]
-    fmt = query(every_format["db"], "select file_format from marts.fct_export_file_reconciliation where source_file = "
-                f"'{file}'")  # fmt: skip
+    fmt = query(
+        every_format["db"],
+        f"select file_format from audit.audit_export_file_reconciliation where source_file = '{file}'",
+    )
     assert fmt == [(FORMAT_FILES[name][1],)]
     assert FORMAT_FILES[name][1] in every_format["result"].stdout, "the summary shows each file's format"
 

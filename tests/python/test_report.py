@@ -13,13 +13,20 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from helpers import ROOT, query
 
-from zuora_wh.columns import STATUSES
+from zuora_wh.columns import statuses
 from zuora_wh.html_report import STATUS_COLOURS, charts, window, write
 
 DB = ROOT / "target" / "test.duckdb"
 CHARTS = ["runs-by-status", "failure-rate", "processing-time", "posting-lag", "invoices-by-entity"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +104,13 @@ def test_the_numbers_shown_are_the_marts(report, browser):
     page.goto(url)
     weeks = _weeks()
     first, last = weeks[0], weeks[-1] + timedelta(days=6)
-    sql = (f"select count(*), count(*) filter (where is_failed) from marts.fct_billing_runs where created_date between "
-           f"date '{first}' and date '{last}'")  # fmt: skip
+    sql = (
+        f"select count(*), count(*) filter (where is_failed) from marts.fct_billing_runs where created_date between "
+        f"date '{first}' and date '{last}'"
+    )
     runs, failed = query(DB, sql)[0]
     stuck = query(DB, "select count(*) from marts.fct_stuck_billing_runs")[0][0]
-    data_as_of = query(DB, "select data_as_of from marts.dim_warehouse_build")[0][0]
+    data_as_of = query(DB, "select data_as_of from audit.audit_warehouse_build")[0][0]
     assert page.inner_text("#kpi-bill-runs") == f"{runs:,}" and runs > 100
     assert page.inner_text("#kpi-failure-rate") == f"{failed / runs:.1%}"
     assert page.inner_text("#kpi-stuck-runs") == str(stuck)
@@ -115,8 +124,11 @@ def test_the_numbers_shown_are_the_marts(report, browser):
     cells = page.eval_on_selector_all(
         "#chart-failure-rate + details table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
     )
-    weekly = query(DB, "select date_trunc('week', run_date)::date, sum(bill_runs), sum(error_runs) from "
-                       "marts.fct_billing_run_daily group by 1")  # fmt: skip
+    weekly = query(
+        DB,
+        "select date_trunc('week', run_date)::date, sum(bill_runs), sum(error_runs) from "
+        "marts.fct_billing_run_daily group by 1",
+    )
     expected = {w.isoformat(): (int(n), int(f)) for w, n, f in weekly}
     assert [w for w, *_ in cells] == [w.isoformat() for w in weeks]
     assert all(expected[w] == (int(n), int(f)) for w, n, f, _ in cells)
@@ -141,7 +153,7 @@ def test_status_colours_are_fixed_by_meaning():
     their way amber, Canceled grey; counts tick in whole numbers, weeks one by one, durations in minutes and hours."""
     import duckdb
 
-    assert set(STATUS_COLOURS) == set(STATUSES)
+    assert set(STATUS_COLOURS) == set(statuses())
     hue = {s: c.lstrip("#") for s, c in STATUS_COLOURS.items()}
     red, green, blue = (lambda c: int(c[0:2], 16)), (lambda c: int(c[2:4], 16)), (lambda c: int(c[4:6], 16))
     assert red(hue["Error"]) > 150 > green(hue["Error"]) and green(hue["Posted"]) > red(hue["Posted"])

@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 from helpers import zuora_wh_command
 
-from zuora_wh.cli import DUCKDB_TARGET, SPARK_TARGET, build_db_path, spark_dir
+from zuora_wh.dbt_runner import DUCKDB_TARGET, SPARK_TARGET
+from zuora_wh.warehouse import build_db_path, spark_dir
 
 NOT_COMPARED = {"built_at", "dbt_invocation_id"}  # when and by which invocation each engine built
 
@@ -62,24 +63,46 @@ def mart_differences(duckdb_file: Path, spark_folder: Path) -> tuple[int, list[s
     differences, compared = [], 0
     with duckdb.connect(str(duckdb_file), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
-        marts = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = "
-                                           "'marts' order by 1").fetchall()]  # fmt: skip
+        marts = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         for mart in marts:
-            columns = [c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
-                "order by ordinal_position", [mart]).fetchall() if c not in NOT_COMPARED]  # fmt: skip
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = 'marts' "
+                    "and table_name = ? order by ordinal_position",
+                    [mart],
+                ).fetchall()
+                if c not in NOT_COMPARED
+            ]
             select = ", ".join(f'"{c}"' for c in columns)
             duck_rows = con.execute(f"select {select} from marts.{mart}").fetchall()
             duck = sorted((tuple(map(_normal, r)) for r in duck_rows), key=repr)
             files = sorted((spark_folder / "warehouse" / "marts.db" / mart).glob("*.parquet"))
-            spk = sorted((tuple(map(_normal, r)) for r in con.execute(
-                f"select {select} from read_parquet(?)", [[str(f) for f in files]]).fetchall()), key=repr
-                ) if files else []  # fmt: skip
+            spk = (
+                sorted(
+                    (
+                        tuple(map(_normal, r))
+                        for r in con.execute(
+                            f"select {select} from read_parquet(?)", [[str(f) for f in files]]
+                        ).fetchall()
+                    ),
+                    key=repr,
+                )
+                if files
+                else []
+            )
             compared += 1
             if duck != spk:
                 only_duck = sorted(set(duck) - set(spk), key=repr)[:5]
                 only_spark = sorted(set(spk) - set(duck), key=repr)[:5]
-                differences.append(f"{mart} ({len(duck)} rows on DuckDB, {len(spk)} on Spark; columns {columns}):\n"
-                                   + "".join(f"  DuckDB only: {r}\n" for r in only_duck)
-                                   + "".join(f"  Spark only:  {r}\n" for r in only_spark))  # fmt: skip
+                differences.append(
+                    f"{mart} ({len(duck)} rows on DuckDB, {len(spk)} on Spark; columns {columns}):\n"
+                    + "".join(f"  DuckDB only: {r}\n" for r in only_duck)
+                    + "".join(f"  Spark only:  {r}\n" for r in only_spark)
+                )
     return compared, differences

@@ -13,7 +13,7 @@ import pytest
 from helpers import ROOT
 from spark_helpers import build_folder, finish, mart_differences, results, start_build
 
-from zuora_wh.cli import SPARK_TARGET
+from zuora_wh.dbt_runner import SPARK_TARGET
 
 DUCKDB_BUILD = ROOT / "target" / "test.duckdb"
 

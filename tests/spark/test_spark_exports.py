@@ -22,9 +22,10 @@ from spark_helpers import build_folder, finish, mart_differences, results, start
 from test_bad_input import FILE_ERRORS, build_stops_with_one_line, write_bad_rows
 from test_real_exports import RUNS, write_every_format
 
-from zuora_wh.cli import DB_NAME, SPARK_TARGET
-from zuora_wh.generate import write_reexport
+from zuora_wh.dbt_runner import SPARK_TARGET
+from zuora_wh.generate import write_demo_reexport
 from zuora_wh.tenants import STATE_FILE
+from zuora_wh.warehouse import DB_NAME
 
 TENANTS = {"formats": "Europe/Berlin", "bad_rows": None}
 
@@ -45,15 +46,17 @@ def both(tmp_path_factory):
     build_on_both(root, exports)
     # then a re-export that moves a fifth of the formats tenant's runs one status further, and adds new runs: an
     # incremental build on each engine, and the status history's second state
-    write_reexport(exports / "formats", bill_runs=RUNS, share=0.2, new_runs=10)
+    write_demo_reexport(exports / "formats", bill_runs=RUNS, share=0.2, new_runs=10)
     duckdb_output, spark_output = build_on_both(root, exports)
     return {"exports": exports, "root": root, "duckdb": duckdb_output, "spark": spark_output}
 
 
 def build_on_both(root: Path, exports: Path) -> tuple[str, str]:
     """Build ``exports`` on DuckDB (root/duckdb) and on Spark (root/spark) side by side: their outputs."""
-    builds = [start_build(root / "duckdb", exports, "--no-publish"),
-              start_build(root / "spark", exports, "--target", SPARK_TARGET)]  # fmt: skip
+    builds = [
+        start_build(root / "duckdb", exports, "--no-publish"),
+        start_build(root / "spark", exports, "--target", SPARK_TARGET),
+    ]
     duckdb_output, spark_output = (finish(build) for build in builds)
     return duckdb_output, spark_output
 
@@ -94,8 +97,13 @@ def test_file_level_problem_is_one_clear_line_on_spark(tmp_path, name):
 
 
 def test_no_java_is_one_clear_line(tmp_path):
-    result = zuora_wh("build", "--target", "spark", warehouse=tmp_path / "wh",
-                      env={"PATH": str(tmp_path / "nowhere"), "JAVA_HOME": ""})  # fmt: skip
+    result = zuora_wh(
+        "build",
+        "--target",
+        "spark",
+        warehouse=tmp_path / "wh",
+        env={"PATH": str(tmp_path / "nowhere"), "JAVA_HOME": ""},
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip() == "error: --target spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"

@@ -1,9 +1,8 @@
 {#-
-  One row per row of the raw Billing Run export: every field renamed and cleaned once (<column>_text), typed
-  (<column>), and checked; then the file's tenant, and AQuA's deleted flag. The fields come from the one list of
-  them (var zuora_fields, macros/zuora_catalog.sql), the checks' literals from var zuora_rules.
+  One row per row of the raw Billing Run export, each field renamed, cleaned and typed, with its file's tenant and
+  lineage. No row is dropped or judged here: the quarantine's checks are in int_zuora__billing_run_versions. Every
+  field is written out in each step; tests/python/test_columns.py keeps them in step with zuora_wh/columns.py.
 -#}
-{%- set fields = zuora_export_fields('billing_run') -%}
 
 with
 
@@ -13,24 +12,108 @@ source as (
 
 ),
 
-cleaned as (
+renamed as (
 
-    -- rename and clean (trim, empty to null, the CSV-injection apostrophe): the field's text as it is checked
-    -- and parsed
+    -- the fields as written in the file (text), under our names
     select
-        {%- for field in fields %}
-            {{ zuora_clean_text(adapter.quote(field.header)) }} as {{ field.column }}_text,
-        {%- endfor %}
-        {{ zuora_tenant() }} as tenant,
-        {{ zuora_clean_text(adapter.quote(var('zuora_deleted_column'))) }} as is_deleted_text,
-        {{ zuora_tenant_timezone() }} as _tenant_timezone,
+        ---------- ids
+        {{ adapter.quote('Billing Run: ID') }} as billing_run_id,
+        {{ adapter.quote('Billing Run: Billing Run Number') }} as billing_run_number,
+        {{ adapter.quote('Entity: ID') }} as entity_id,
+        {{ adapter.quote('Billing Run: Created By ID') }} as created_by_id,
+        {{ adapter.quote('Billing Run: Updated By ID') }} as updated_by_id,
+
+        ---------- text
+        {{ adapter.quote('Billing Run: Name') }} as billing_run_name,
+        {{ adapter.quote('Billing Run: Billing Run Type') }} as billing_run_type,
+        {{ adapter.quote('Billing Run: Target Type') }} as target_type,
+        {{ adapter.quote('Billing Run: Status') }} as status,
+        {{ adapter.quote('Billing Run: Error Message') }} as error_message,
+
+        ---------- dates and datetimes
+        {{ adapter.quote('Billing Run: Target Date') }} as target_date,
+        {{ adapter.quote('Billing Run: Invoice Date') }} as invoice_date,
+        {{ adapter.quote('Billing Run: Created Date') }} as created_at,
+        {{ adapter.quote('Billing Run: Executed Date') }} as executed_at,
+        {{ adapter.quote('Billing Run: Start Date') }} as started_at,
+        {{ adapter.quote('Billing Run: End Date') }} as ended_at,
+        {{ adapter.quote('Billing Run: Posted Date') }} as posted_at,
+        {{ adapter.quote('Billing Run: Updated Date') }} as updated_at,
+
+        ---------- counts and durations
+        {{ adapter.quote('Billing Run: Number Of Accounts') }} as number_of_accounts,
+        {{ adapter.quote('Billing Run: Number Of Invoices') }} as number_of_invoices,
+        {{ adapter.quote('Billing Run: Number of Credit Memos') }} as number_of_credit_memos,
+        {{ adapter.quote('Billing Run: Total Time') }} as total_time_ms,
+
+        ---------- AQuA's deleted flag (var zuora_deleted_column; empty in files without it)
+        {{ adapter.quote(var('zuora_deleted_column')) }} as is_deleted,
+
+        ---------- the file: its tenant, the order of its slash dates, and where the row is in it
+        _tenant,
+        _tenant_timezone,
         _slash_date_order,
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file,
-        {{ zuora_struct(fields) }} as _raw
+        _is_new_file
+
     from source
+
+),
+
+cleaned as (
+
+    -- trimmed, empty as null, without Zuora's CSV-injection apostrophe (zuora_clean_text); the text of a field
+    -- typed next is <column>_text
+    select
+        ---------- ids and text
+        {{ zuora_clean_text('billing_run_id') }} as billing_run_id,
+        {{ zuora_clean_text('billing_run_number') }} as billing_run_number,
+        {{ zuora_clean_text('entity_id') }} as entity_id,
+        {{ zuora_clean_text('created_by_id') }} as created_by_id,
+        {{ zuora_clean_text('updated_by_id') }} as updated_by_id,
+        {{ zuora_clean_text('billing_run_name') }} as billing_run_name,
+        {{ zuora_clean_text('billing_run_type') }} as billing_run_type_text,
+        {{ zuora_clean_text('target_type') }} as target_type,
+        {{ zuora_clean_text('status') }} as status_text,
+        {{ zuora_clean_text('error_message') }} as error_message,
+
+        ---------- dates and datetimes
+        {{ zuora_clean_text('target_date') }} as target_date_text,
+        {{ zuora_clean_text('invoice_date') }} as invoice_date_text,
+        {{ zuora_clean_text('created_at') }} as created_at_text,
+        {{ zuora_clean_text('executed_at') }} as executed_at_text,
+        {{ zuora_clean_text('started_at') }} as started_at_text,
+        {{ zuora_clean_text('ended_at') }} as ended_at_text,
+        {{ zuora_clean_text('posted_at') }} as posted_at_text,
+        {{ zuora_clean_text('updated_at') }} as updated_at_text,
+
+        ---------- counts and durations
+        {{ zuora_clean_text('number_of_accounts') }} as number_of_accounts_text,
+        {{ zuora_clean_text('number_of_invoices') }} as number_of_invoices_text,
+        {{ zuora_clean_text('number_of_credit_memos') }} as number_of_credit_memos_text,
+        {{ zuora_clean_text('total_time_ms') }} as total_time_ms_text,
+        {{ zuora_clean_text('is_deleted') }} as is_deleted_text,
+
+        ---------- the row as written, for the quarantine
+        {{ zuora_struct([
+            'billing_run_id', 'billing_run_number', 'billing_run_name', 'billing_run_type', 'target_type',
+            'status', 'target_date', 'invoice_date', 'created_at', 'executed_at', 'started_at', 'ended_at',
+            'posted_at', 'updated_at', 'created_by_id', 'updated_by_id', 'error_message', 'number_of_accounts',
+            'number_of_invoices', 'number_of_credit_memos', 'total_time_ms', 'entity_id'
+        ]) }} as _raw,
+
+        ---------- the file
+        {{ zuora_tenant('_tenant') }} as tenant,
+        {{ zuora_tenant_timezone('_tenant_timezone') }} as _tenant_timezone,
+        _slash_date_order,
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
+
+    from renamed
 
 ),
 
@@ -38,119 +121,79 @@ typed as (
 
     select
         *,
-        {{ zuora_typed_columns(fields) }},
+        {{ zuora_normalize_status('status_text') }} as status,
+        {{ zuora_normalize_billing_run_type('billing_run_type_text') }} as billing_run_type,
+        {{ zuora_parse_date('target_date_text') }} as target_date,
+        {{ zuora_parse_date('invoice_date_text') }} as invoice_date,
+        {{ zuora_parse_timestamp_utc('created_at_text') }} as created_at,
+        {{ zuora_parse_timestamp_utc('executed_at_text') }} as executed_at,
+        {{ zuora_parse_timestamp_utc('started_at_text') }} as started_at,
+        {{ zuora_parse_timestamp_utc('ended_at_text') }} as ended_at,
+        {{ zuora_parse_timestamp_utc('posted_at_text') }} as posted_at,
+        {{ zuora_parse_timestamp_utc('updated_at_text') }} as updated_at,
+        {{ zuora_parse_integer('number_of_accounts_text') }} as number_of_accounts,
+        {{ zuora_parse_integer('number_of_invoices_text') }} as number_of_invoices,
+        {{ zuora_parse_integer('number_of_credit_memos_text') }} as number_of_credit_memos,
+        {{ zuora_parse_integer('total_time_ms_text') }} as total_time_ms,
         {{ zuora_parse_deleted('is_deleted_text') }} as is_deleted
     from cleaned
-
-),
-
-field_checked as (
-
-    -- the checks of a bill run's fields, each failed one adding its reason code (applied in checked)
-    select
-        *,
-        {{ zuora_row_hash(fields, '_raw') }} as raw_hash,
-        concat_ws(
-            ',',
-            case
-                when
-                    billing_run_number is null
-                    or {{ zuora_breaks_pattern('billing_run_number', 'billing_run_number_pattern') }}
-                    then 'malformed_billing_run_number'
-            end,
-            case
-                when status is null then 'missing_status'
-                when not {{ zuora_status_in('statuses') }} then 'unknown_status'
-            end,
-            case
-                when billing_run_type is null then 'missing_billing_run_type'
-                when billing_run_type not in ({{ zuora_quoted_list(zuora_rule('billing_run_types')) }})
-                    then 'unknown_billing_run_type'
-            end,
-            case when {{ zuora_unparsed_any(fields, 'date') }} then 'unparseable_date' end,
-            case when {{ zuora_unparsed_any(fields, 'datetime') }} then 'unparseable_datetime' end,
-            case when created_at_text is null then 'missing_created_date' end,
-            case when updated_at_text is null then 'missing_updated_date' end,
-            case when {{ zuora_unparsed_any(fields, 'integer') }} then 'non_integer_count' end,
-            case when {{ zuora_negative_any(fields) }} then 'negative_count' end,
-            case when ended_at < started_at then 'end_before_start' end,
-            case
-                when created_at > updated_at or started_at > updated_at or ended_at > updated_at
-                    then 'dates_out_of_order'
-            end,
-            case
-                when
-                    created_by_id is null or {{ zuora_breaks_pattern('created_by_id', 'id_pattern') }}
-                    or updated_by_id is null or {{ zuora_breaks_pattern('updated_by_id', 'id_pattern') }}
-                    then 'malformed_user_id'
-            end,
-            case when {{ zuora_breaks_pattern('entity_id', 'id_pattern') }} then 'malformed_entity_id' end,
-            case when target_date_text is null or invoice_date_text is null then 'missing_date' end,
-            case when {{ zuora_too_long('error_message') }} then 'text_too_long' end,
-            case
-                -- the state machine (zuora_rules): what a run in each status can and cannot have
-                when
-                    {{ zuora_status_in('not_started_statuses') }}
-                    and (started_at is not null or total_time_ms is not null)
-                    then 'inconsistent_with_status'
-                when {{ zuora_status_in('not_ended_statuses') }} and ended_at is not null
-                    then 'inconsistent_with_status'
-                when
-                    posted_at is not null and {{ zuora_status_in('statuses') }}
-                    and not {{ zuora_status_in('ever_posted_statuses') }}
-                    then 'inconsistent_with_status'
-                when {{ zuora_status_in('posted_date_required_statuses') }} and posted_at is null
-                    then 'inconsistent_with_status'
-                when {{ zuora_status_in('no_invoice_run_types', 'billing_run_type') }} and number_of_invoices > 0
-                    then 'inconsistent_with_status'
-            end
-        ) as field_reasons
-    from typed
-
-),
-
-checked as (
-
-    -- Row-level checks: each failed check adds its reason code (dim_reject_reasons says what each means). A
-    -- deletion record (AQuA's deleted flag) only says that the run is gone: its ID is all that must be right.
-    select
-        *,
-        concat_ws(
-            ',',
-            case
-                when billing_run_id is null then 'missing_id'
-                when {{ zuora_breaks_pattern('billing_run_id', 'id_pattern') }} then 'malformed_id'
-            end,
-            case when is_deleted is null then 'unparseable_deleted_flag' end,
-            case when not coalesce(is_deleted, false) then nullif(field_reasons, '') end
-        ) as row_reasons
-    from field_checked
-
-),
-
-hashed as (
-
-    select
-        *,
-        {{ zuora_hash_range_in_file('billing_run_id') }}
-    from checked
 
 ),
 
 final as (
 
     select
-        {{ zuora_column_list(zuora_columns('billing_run')) }},
+        ---------- the fields of the data source, typed (zuora_wh/columns.py, in the marts' order)
+        billing_run_id,
+        billing_run_number,
+        billing_run_name,
+        billing_run_type,
+        target_type,
+        status,
+        target_date,
+        invoice_date,
+        created_at,
+        executed_at,
+        started_at,
+        ended_at,
+        posted_at,
+        updated_at,
+        created_by_id,
+        updated_by_id,
+        error_message,
+        number_of_accounts,
+        number_of_invoices,
+        number_of_credit_memos,
+        total_time_ms,
+        entity_id,
+
+        ---------- the file's tenant, whether the row is a deletion record, and the run's day in the tenant's zone
         tenant,
         is_deleted,
         {{ zuora_local_date('created_at', '_tenant_timezone') }} as created_date,
+
+        ---------- the text each typed field was parsed from (the checks in int_zuora__billing_run_versions)
+        target_date_text,
+        invoice_date_text,
+        created_at_text,
+        executed_at_text,
+        started_at_text,
+        ended_at_text,
+        posted_at_text,
+        updated_at_text,
+        number_of_accounts_text,
+        number_of_invoices_text,
+        number_of_credit_memos_text,
+        total_time_ms_text,
+
+        ---------- lineage, and the row as written (for the quarantine)
         _source_file,
         _source_file_order,
         _source_row_number,
         _is_new_file,
-        _raw,
-        {{ zuora_with_duplicate_reason('billing_run_id') }} as _reject_reasons
-    from hashed
+        _raw
+
+    from typed
 
 )
 

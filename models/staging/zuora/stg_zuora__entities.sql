@@ -1,8 +1,8 @@
 {#-
-  One row per row of the raw Entity export, renamed, cleaned, typed and checked by the same rules as the bill runs
-  (stg_zuora__billing_runs).
+  One row per row of the raw Entity export, each field renamed, cleaned and typed as in stg_zuora__billing_runs.
+  No row is dropped or judged here: the quarantine's checks are in int_zuora__entity_versions. Every field is
+  written out in each step; tests/python/test_columns.py keeps them in step with zuora_wh/columns.py.
 -#}
-{%- set fields = zuora_export_fields('entity') -%}
 
 with
 
@@ -12,22 +12,83 @@ source as (
 
 ),
 
-cleaned as (
+renamed as (
 
-    -- rename and clean: the field's text as it is checked and parsed
+    -- the fields as written in the file (text), under our names
     select
-        {%- for field in fields %}
-            {{ zuora_clean_text(adapter.quote(field.header)) }} as {{ field.column }}_text,
-        {%- endfor %}
-        {{ zuora_tenant() }} as tenant,
-        {{ zuora_tenant_timezone() }} as _tenant_timezone,
+        ---------- ids
+        {{ adapter.quote('Entity: ID') }} as entity_id,
+        {{ adapter.quote('Entity: Created By ID') }} as entity_created_by_id,
+        {{ adapter.quote('Entity: Updated By ID') }} as entity_updated_by_id,
+
+        ---------- text
+        {{ adapter.quote('Entity: Name') }} as entity_name,
+        {{ adapter.quote('Entity: Display Name') }} as entity_display_name,
+        {{ adapter.quote('Entity: Email') }} as entity_email,
+        {{ adapter.quote('Entity: Address 1') }} as entity_address_1,
+        {{ adapter.quote('Entity: Address 2') }} as entity_address_2,
+        {{ adapter.quote('Entity: City') }} as entity_city,
+        {{ adapter.quote('Entity: State') }} as entity_state,
+        {{ adapter.quote('Entity: Postal Code') }} as entity_postal_code,
+        {{ adapter.quote('Entity: Country') }} as entity_country,
+
+        ---------- datetimes
+        {{ adapter.quote('Entity: Created Date') }} as entity_created_at,
+        {{ adapter.quote('Entity: Updated Date') }} as entity_updated_at,
+
+        ---------- the file: its tenant, the order of its slash dates, and where the row is in it
+        _tenant,
+        _tenant_timezone,
         _slash_date_order,
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file,
-        {{ zuora_struct(fields) }} as _raw
+        _is_new_file
+
     from source
+
+),
+
+cleaned as (
+
+    -- trimmed, empty as null, without Zuora's CSV-injection apostrophe (zuora_clean_text); the text of a field
+    -- typed next is <column>_text
+    select
+        ---------- ids and text
+        {{ zuora_clean_text('entity_id') }} as entity_id,
+        {{ zuora_clean_text('entity_created_by_id') }} as entity_created_by_id,
+        {{ zuora_clean_text('entity_updated_by_id') }} as entity_updated_by_id,
+        {{ zuora_clean_text('entity_name') }} as entity_name,
+        {{ zuora_clean_text('entity_display_name') }} as entity_display_name,
+        {{ zuora_clean_text('entity_email') }} as entity_email,
+        {{ zuora_clean_text('entity_address_1') }} as entity_address_1,
+        {{ zuora_clean_text('entity_address_2') }} as entity_address_2,
+        {{ zuora_clean_text('entity_city') }} as entity_city,
+        {{ zuora_clean_text('entity_state') }} as entity_state,
+        {{ zuora_clean_text('entity_postal_code') }} as entity_postal_code,
+        {{ zuora_clean_text('entity_country') }} as entity_country,
+
+        ---------- datetimes
+        {{ zuora_clean_text('entity_created_at') }} as entity_created_at_text,
+        {{ zuora_clean_text('entity_updated_at') }} as entity_updated_at_text,
+
+        ---------- the row as written, for the quarantine
+        {{ zuora_struct([
+            'entity_id', 'entity_name', 'entity_display_name', 'entity_email', 'entity_address_1',
+            'entity_address_2', 'entity_city', 'entity_state', 'entity_postal_code', 'entity_country',
+            'entity_created_at', 'entity_updated_at', 'entity_created_by_id', 'entity_updated_by_id'
+        ]) }} as _raw,
+
+        ---------- the file
+        {{ zuora_tenant('_tenant') }} as tenant,
+        {{ zuora_tenant_timezone('_tenant_timezone') }} as _tenant_timezone,
+        _slash_date_order,
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        _is_new_file
+
+    from renamed
 
 ),
 
@@ -35,62 +96,46 @@ typed as (
 
     select
         *,
-        {{ zuora_typed_columns(fields) }}
+        {{ zuora_parse_timestamp_utc('entity_created_at_text') }} as entity_created_at,
+        {{ zuora_parse_timestamp_utc('entity_updated_at_text') }} as entity_updated_at
     from cleaned
-
-),
-
-checked as (
-
-    -- Row-level checks: each failed check adds its reason code (dim_reject_reasons says what each means).
-    select
-        *,
-        concat_ws(
-            ',',
-            case
-                when entity_id is null then 'missing_id'
-                when {{ zuora_breaks_pattern('entity_id', 'id_pattern') }} then 'malformed_id'
-            end,
-            case
-                when entity_name is null then 'missing_name'
-                when {{ zuora_breaks_pattern('entity_name', 'entity_name_pattern') }} then 'malformed_name'
-            end,
-            case
-                when
-                    {{ zuora_breaks_pattern('entity_created_by_id', 'id_pattern') }}
-                    or {{ zuora_breaks_pattern('entity_updated_by_id', 'id_pattern') }}
-                    then 'malformed_user_id'
-            end,
-            case when {{ zuora_too_long('entity_display_name') }} then 'text_too_long' end,
-            case when entity_created_at > entity_updated_at then 'dates_out_of_order' end,
-            case when {{ zuora_unparsed_any(fields, 'datetime') }} then 'unparseable_datetime' end
-        ) as row_reasons,
-        {{ zuora_row_hash(fields, '_raw') }} as raw_hash
-    from typed
-
-),
-
-hashed as (
-
-    select
-        *,
-        {{ zuora_hash_range_in_file('entity_id') }}
-    from checked
 
 ),
 
 final as (
 
     select
-        {{ zuora_column_list(zuora_columns('entity')) }},
+        ---------- the Entity fields, typed (zuora_wh/columns.py, in the marts' order)
+        entity_id,
+        entity_name,
+        entity_display_name,
+        entity_email,
+        entity_address_1,
+        entity_address_2,
+        entity_city,
+        entity_state,
+        entity_postal_code,
+        entity_country,
+        entity_created_at,
+        entity_updated_at,
+        entity_created_by_id,
+        entity_updated_by_id,
+
+        ---------- the file's tenant
         tenant,
+
+        ---------- the text each typed field was parsed from (the checks in int_zuora__entity_versions)
+        entity_created_at_text,
+        entity_updated_at_text,
+
+        ---------- lineage, and the row as written (for the quarantine)
         _source_file,
         _source_file_order,
         _source_row_number,
         _is_new_file,
-        _raw,
-        {{ zuora_with_duplicate_reason('entity_id') }} as _reject_reasons
-    from hashed
+        _raw
+
+    from typed
 
 )
 

@@ -1,35 +1,26 @@
-"""Real Zuora export files: find them, check them, and lay the raw layer over them (DuckDB views, or Spark tables).
+"""The files of an export folder: find them, check them, and classify them (``prepare``).
 
 A folder of exports may hold Billing Run exports, Entity exports and the combined file Zuora's UI writes for
 the data source (Billing Run and Entity columns side by side), headed by labels (``Billing Run: Status``) or
-API names (``BillingRun.Status``), in every format Zuora writes (see ``FORMATS``):
+API names (``BillingRun.Status``), in every format Zuora writes, and what a spreadsheet writes when a person saves
+one again (see ``FORMATS``):
 
-- delimited text: ``.csv`` (comma, or the semicolon a spreadsheet writes in a European locale), ``.tsv`` and
-  ``.dsv`` (Data Query's delimiter of the user's choice); the delimiter is sniffed from the header;
+- delimited text: ``.csv`` (comma, or the semicolon a spreadsheet writes in a European locale), ``.tsv``, ``.dsv``
+  (Data Query's delimiter of the user's choice) and ``.txt`` (a spreadsheet's tab-delimited text, UTF-16 too); the
+  delimiter is sniffed from the header;
 - JSON (Data Query): an array of objects, or one object per line (``.json``, ``.jsonl``, ``.ndjson``);
 - each of those gzip-compressed (``.csv.gz``, ``.json.gz``, ...), or inside a ``.zip``;
-- Excel (``.xlsx``, the UI's export), converted once into a CSV in the build folder's cache.
+- workbooks (``.xlsx``, the UI's export; ``.xls`` and ``.ods``), converted once into a CSV in the build folder's
+  cache.
 
-UTF-8 with or without a byte-order mark. ``prepare`` checks every file (a file-level problem is an
-``ExportError`` naming the file and what is wrong) and classifies it by its header; other files in the folder
-are listed as ignored (hidden files and folders are skipped without a word). ``raw_layer`` writes the statements
-that create what the dbt sources read, for DuckDB (``register`` runs them in the build database) or for Spark (the
-build runs them: ``macros/spark_raw_layer.sql``):
+UTF-8 with or without a byte-order mark. ``prepare`` checks every file (a file-level problem is an ``ExportError``
+naming the file and what is wrong) and classifies it by its header; other files in the folder are listed as
+ignored (hidden files and folders are skipped without a word). The check reads each file once, the way the build
+will (``scan``): every row fits the header, and the file's own dates say the order of day and month of its slash
+dates (``slash_date_order``). A file's tenant is the one named by the extractor's state file (``zuora_wh.tenants``)
+in its folder or the nearest folder above it, up to the export folder.
 
-- ``raw.billing_run_export``: every Billing Run row of every file, under Zuora's label names, all text;
-- ``raw.entity_export``: every Entity row of the Entity exports and of the combined files;
-- ``raw.export_files``: one row per file read, with its kind, format, header style, tenant and ignored columns;
-- ``raw.ignored_files``: the files of the folder that are not exports, with the reason.
-
-A file's tenant is the one named by the extractor's state file (``zuora_wh.tenants``) in its folder or the
-nearest folder above it, up to the export folder; the views carry it (``_tenant``, ``_tenant_timezone``: null when
-no state file names one, and dbt then uses the default tenant). A Billing Run file that AQuA wrote with deleted
-records has a ``Deleted`` column (the raw views' column of that name; empty for other files).
-
-DuckDB reads the files in place (``read_csv`` / ``read_json`` with explicit all-text columns, no type
-sniffing); nothing is copied through Python, except members of ZIP files and Excel workbooks, which are
-written once into a cache folder (and, for Spark, a file whose name has a colon). Spark reads each file into a
-temporary view with all-text columns, and the two exports' tables are written from them.
+What the build then lays over the files is ``zuora_wh.raw_layer``; what it remembers of them, ``zuora_wh.loaded_files``.
 """
 
 from __future__ import annotations
@@ -41,21 +32,23 @@ import hashlib
 import io
 import json
 import re
-import shutil
 import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, DELETED_COLUMN, DELETED_HEADERS, ENTITY_FIELDS, Field
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field, deleted_column, deleted_headers
 from zuora_wh.errors import ExportError
-from zuora_wh.sql import DUCKDB, SPARK, Dialect, spark_path
 from zuora_wh.sql import quote_identifier as _q
 from zuora_wh.sql import quote_string as _s
 from zuora_wh.tenants import FolderTenant, folder_tenant
+
+if TYPE_CHECKING:
+    from zuora_wh.loaded_files import Loaded
 
 REQUIRED_BILLING_RUN = ("Id", "Status", "UpdatedDate")
 REQUIRED_ENTITY = ("Id",)
@@ -107,17 +100,6 @@ DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass
-class Loaded:
-    """What the last successful build recorded of one file it loaded."""
-
-    fingerprint: str  # a hash of the content
-    stamp: str  # size and modification time then: when they are the same, the content is not hashed again
-    kind: str
-    scan: str = ""  # what the file check's read of it found (Scan, as JSON), so that it is not read again
-    slash_date_order: str | None = None  # the order its slash dates were read in
-
-
-@dataclass
 class Scan:
     """What one read of a file found (``_scan``): its rows, the rows that are only delimiters (a spreadsheet leaves
     them), and the evidence of the order of day and month in its dates written with slashes. An example is
@@ -144,7 +126,7 @@ class Scan:
 
 
 @dataclass
-class ExportFile:
+class InputFile:
     path: Path  # the file DuckDB reads (for a ZIP member or a workbook: the copy in the cache)
     display_name: str  # what the user knows it as: "exports/a.csv" or "exports/b.zip!b.csv"
     header: list[str]
@@ -245,7 +227,7 @@ def no_export_error(export_dir: Path, ignored: list[tuple[str, str]]) -> ExportE
     )
 
 
-def _cached(cache_dir: Path, source: str, name: str, stamp: str, write) -> Path:
+def cached(cache_dir: Path, source: str, name: str, stamp: str, write) -> Path:
     """The cache copy of ``source`` (a ZIP member, a workbook), written by ``write(path)`` unless the copy of
     the same stamp is there already."""
     key = hashlib.sha1(source.encode()).hexdigest()[:12]
@@ -285,8 +267,13 @@ def _extract(zip_path: Path, cache_dir: Path, ignored: list[tuple[str, str]]) ->
                         dst.write(chunk)
 
             try:
-                path = _cached(cache_dir, f"{zip_path.resolve()}!{m.filename}", Path(m.filename).name,
-                               f"{m.file_size}:{m.CRC}", write)  # fmt: skip
+                path = cached(
+                    cache_dir,
+                    f"{zip_path.resolve()}!{m.filename}",
+                    Path(m.filename).name,
+                    f"{m.file_size}:{m.CRC}",
+                    write,
+                )
             except (zipfile.BadZipFile, zlib.error, EOFError) as e:
                 raise ExportError(f"{zip_path}: not a readable ZIP file ({m.filename}: {e})") from None
             out.append((path, f"{zip_path}!{m.filename}"))
@@ -327,7 +314,7 @@ def _convert_excel(xlsx: Path, cache_dir: Path) -> Path:
                 writer.writerow([excel_cell_text(v) for v in row])
 
     stat = xlsx.stat()
-    return _cached(cache_dir, str(xlsx.resolve()), xlsx.stem + ".csv", f"{stat.st_size}:{stat.st_mtime_ns}", write)
+    return cached(cache_dir, str(xlsx.resolve()), xlsx.stem + ".csv", f"{stat.st_size}:{stat.st_mtime_ns}", write)
 
 
 def _utf16_as_utf8(path: Path, cache_dir: Path) -> Path:
@@ -343,7 +330,7 @@ def _utf16_as_utf8(path: Path, cache_dir: Path) -> Path:
             raise ExportError(f"{path}: not readable UTF-16 text ({e})") from None
 
     stat = path.stat()
-    return _cached(
+    return cached(
         cache_dir, str(path.resolve()), path.stem + ".utf8" + path.suffix, f"{stat.st_size}:{stat.st_mtime_ns}", write
     )
 
@@ -353,7 +340,7 @@ def _is_utf16(path: Path) -> bool:
         return fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _open(path: Path, gz: bool):
+def open_file(path: Path, gz: bool):
     return gzip.open(path, "rb") if gz else path.open("rb")
 
 
@@ -364,7 +351,7 @@ def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
     digest = hashlib.blake2b(digest_size=16)
     offset, tail, lf, cr = 0, "", 0, 0
     try:
-        with _open(path, gz) as fh:
+        with open_file(path, gz) as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
                 if b"\x00" in chunk:
@@ -418,8 +405,9 @@ def sniff_delimiter(line: str, preferred: str = ",") -> str:
 
 
 def _header_of_text(path: Path, name: str, gz: bool, preferred: str) -> tuple[list[str], str]:
-    with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz
-          else path.open(encoding="utf-8-sig", newline="")) as fh:  # fmt: skip
+    with (
+        gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz else path.open(encoding="utf-8-sig", newline="")
+    ) as fh:
         first = fh.readline().rstrip("\r\n")
         if not first.strip():
             raise ExportError(f"{name}: not a delimited text file (no header line)")
@@ -456,8 +444,13 @@ def _header_of_json(path: Path, name: str, compression: str) -> tuple[list[str],
     return [row[0] for row in described], digest.hexdigest()
 
 
-def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None, slash_setting: str | None = None,
-            display_format: str | None = None) -> ExportFile | None:  # fmt: skip
+def inspect(
+    path: Path,
+    name: str,
+    known: dict[str, Loaded] | None = None,
+    slash_setting: str | None = None,
+    display_format: str | None = None,
+) -> InputFile | None:
     """Check one export file and classify it by its header. Raises ExportError on a file-level problem; returns
     None for a text file (``.txt``) that is no export at all (a note beside the exports).
 
@@ -494,12 +487,19 @@ def inspect(path: Path, name: str, known: dict[str, Loaded] | None = None, slash
     if reader == "delimited" and typed[0] != "excel":
         shown_format += f", {DELIMITER_NAMES.get(delimiter, repr(delimiter))}"
     shown_format += ", gzip" if gz else ""
-    ef = ExportFile(path=path, display_name=name, header=header, reader=reader, file_format=shown_format,
-                    delimiter=delimiter, compression=compression)  # fmt: skip
+    ef = InputFile(
+        path=path,
+        display_name=name,
+        header=header,
+        reader=reader,
+        file_format=shown_format,
+        delimiter=delimiter,
+        compression=compression,
+    )
     api_names = 0
     for h in header:
-        if h.casefold() in DELETED_HEADERS:
-            ef.deleted_columns[DELETED_COLUMN] = h
+        if h.casefold() in deleted_headers():
+            ef.deleted_columns[deleted_column()] = h
             continue
         hit = LOOKUP.get(h.casefold())
         if hit is None:
@@ -546,7 +546,7 @@ _MONTH_FIRST = r"^\s*[0-9]{1,2}/(1[3-9]|2[0-9]|3[01])/[0-9]{4}([^0-9]|$)"
 _TWO_DIGIT_YEAR = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}([^0-9]|$)"
 
 
-def _scan(ef: ExportFile) -> Scan:
+def _scan(ef: InputFile) -> Scan:
     """Read the file once, the way the build will (DuckDB, a fast parallel scan): every row has the header's fields
     (a row that does not fit, a delimiter or a line break inside an unquoted value, is a file-level error naming
     its line, not a failure in the middle of the build); how many rows are only delimiters; and the evidence of the
@@ -556,11 +556,16 @@ def _scan(ef: ExportFile) -> Scan:
     cells = ", ".join(f"struct_pack(c := {_s(h)}, v := {_q(h)})" for h in dated) or "struct_pack(c := '', v := '')"
     blank = f"trim(concat({', '.join(_q(h) for h in ef.header)})) = ''"
 
-    patterns = {"day_first": _DAY_FIRST, "month_first": _MONTH_FIRST, "example": _SLASH_DATE,
-                "two_digit_year": _TWO_DIGIT_YEAR}  # fmt: skip
+    patterns = {
+        "day_first": _DAY_FIRST,
+        "month_first": _MONTH_FIRST,
+        "example": _SLASH_DATE,
+        "two_digit_year": _TWO_DIGIT_YEAR,
+    }
     firsts = ", ".join(f"list_filter(_slashed, x -> regexp_matches(x.v, '{p}'))[1] as {k}" for k, p in patterns.items())
-    examples = ", ".join(f"arg_min(struct_pack(n := _n, c := {k}.c, v := {k}.v), _n) filter (where {k} is not null)"
-                         for k in patterns)  # fmt: skip
+    examples = ", ".join(
+        f"arg_min(struct_pack(n := _n, c := {k}.c, v := {k}.v), _n) filter (where {k} is not null)" for k in patterns
+    )
     # one pass: the dated cells with a slash (none in an ISO file, so the patterns rarely run), and per row the
     # first cell of each kind
     sql = f"""
@@ -571,7 +576,7 @@ def _scan(ef: ExportFile) -> Scan:
             from (
                 select row_number() over () as _n, {blank} as _blank,
                     list_filter([{cells}], x -> contains(x.v, '/')) as _slashed
-                from {_read(ef)}
+                from {duckdb_read(ef)}
             )
         )
     """
@@ -588,12 +593,12 @@ def _scan(ef: ExportFile) -> Scan:
     return Scan(int(rows), int(blank_rows), int(slash), at(day_first), at(month_first), at(example), at(two_digit_year))
 
 
-def _raise_unreadable(ef: ExportFile, e: duckdb.Error):
+def _raise_unreadable(ef: InputFile, e: duckdb.Error):
     text = str(e)
     if ef.reader == "delimited":
         try:  # DuckDB's strict reader does not say where; the lenient one names the line
             with duckdb.connect() as con:
-                con.execute(f"select count(*) from {_read(ef, strict=False)}").fetchone()
+                con.execute(f"select count(*) from {duckdb_read(ef, strict=False)}").fetchone()
         except duckdb.Error as lenient:
             text = str(lenient)
     found = _CSV_ERROR.search(text)
@@ -667,56 +672,6 @@ def _check_last_line(tail: str, width: int, name: str, delimiter: str) -> None:
         )
 
 
-def loaded_files_of(con) -> dict[str, Loaded]:
-    """file -> what the last successful build into ``con``'s database recorded of it. (State written by an older
-    version, without content hashes, makes every file count as changed once.)"""
-    con.execute("create schema if not exists raw")
-    columns = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = 'export_files_loaded'"
-        ).fetchall()
-    }
-    if not columns:
-        return {}
-    kind = "kind" if "kind" in columns else "'billing_run'"
-    stamp = "stamp" if "stamp" in columns else "''"
-    scan, order = ("scan", "slash_date_order") if "scan" in columns else ("''", "null")
-    rows = con.execute(f"select file, fingerprint, {stamp}, {kind}, {scan}, {order} from raw.export_files_loaded")
-    return {file: Loaded(*known) for file, *known in rows.fetchall()}
-
-
-@dataclass
-class Changes:
-    """How the folder differs from what the last successful build loaded."""
-
-    new: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # same name, other content
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-
-    def stale(self, loaded: dict[str, Loaded]) -> list[str]:
-        """Files with bill runs that the last build loaded and that are gone or changed: their rows may be the
-        versions the marts hold, and an incremental build only adds and replaces rows, so the build must start
-        again from every file. Entity exports do not count: entities are rebuilt from every file every time."""
-        return [f for f in self.changed + self.removed if loaded[f].kind != "entity"]
-
-
-def changes(loaded: dict[str, Loaded], files: list[ExportFile]) -> Changes:
-    current = {ef.display_name: ef for ef in files}
-    out = Changes()
-    for name, ef in current.items():
-        if name not in loaded:
-            out.new.append(name)
-        elif loaded[name].fingerprint != ef.fingerprint or loaded[name].slash_date_order != ef.slash_date_order:
-            out.changed.append(name)  # other content, or its dates read in another order (the setting changed)
-        else:
-            out.unchanged += 1
-    out.removed = sorted(set(loaded) - set(current))
-    return out
-
-
 def prepare(
     export_dir: Path, cache_dir: Path, known: dict[str, Loaded] | None = None, slash_setting: str | None = None
 ):
@@ -765,15 +720,19 @@ def prepare(
     return files, ignored
 
 
-def warnings(files: Iterable[ExportFile], ignored: list[tuple[str, str]] = ()) -> list[str]:
+def warnings(files: Iterable[InputFile], ignored: list[tuple[str, str]] = ()) -> list[str]:
     out = []
     for ef in files:
         if ef.ignored_columns:
-            out.append(f"{ef.display_name}: ignoring columns that are not fields of the Billing Run data source: "
-                       + ", ".join(repr(c) for c in ef.ignored_columns))  # fmt: skip
+            out.append(
+                f"{ef.display_name}: ignoring columns that are not fields of the Billing Run data source: "
+                + ", ".join(repr(c) for c in ef.ignored_columns)
+            )
         if ef.scan.blank_rows:
-            out.append(f"{ef.display_name}: skipping {ef.scan.blank_rows:,} rows that hold nothing but delimiters "
-                       "(a spreadsheet leaves them when it saves a file)")  # fmt: skip
+            out.append(
+                f"{ef.display_name}: skipping {ef.scan.blank_rows:,} rows that hold nothing but delimiters "
+                "(a spreadsheet leaves them when it saves a file)"
+            )
     if ignored:
         out.append(
             f"ignoring {len(ignored)} file(s) of the export folder that are not exports: "
@@ -782,7 +741,7 @@ def warnings(files: Iterable[ExportFile], ignored: list[tuple[str, str]] = ()) -
     return out
 
 
-def _read(ef: ExportFile, strict: bool = True) -> str:
+def duckdb_read(ef: InputFile, strict: bool = True) -> str:
     if ef.reader == "json":
         return _json_read(ef.path, ef.compression, ef.header)
     types = ", ".join(f"{_s(h)}: 'VARCHAR'" for h in ef.header)
@@ -791,201 +750,4 @@ def _read(ef: ExportFile, strict: bool = True) -> str:
         f"quote = '\"', escape = '\"', compression = {_s(ef.compression)}, columns = {{{types}}}"
         + ("" if strict else ", strict_mode = false")
         + ")"
-    )
-
-
-def _json_is_array(ef: ExportFile) -> bool:
-    """Whether a JSON export is one array of records (Data Query's ``.json``), not one record per line."""
-    with _open(ef.path, ef.compression == "gzip") as fh:
-        start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return start.startswith(b"[")
-
-
-def readable_by_spark(files: list[ExportFile], cache_dir: Path) -> None:
-    """Hadoop (Spark's file layer) cannot open a path with a colon in a name (``runs 10:30.csv``): such a file is
-    read from a copy in the cache, as ZIP members and workbooks are. The file keeps its name everywhere else."""
-    for ef in files:
-        if ":" in str(ef.path):
-            source = ef.path
-            ef.path = _cached(cache_dir, str(source.resolve()), source.name.replace(":", "_"), ef.stamp,
-                              lambda target, source=source: shutil.copyfile(source, target))  # fmt: skip
-
-
-@dataclass
-class _Source:
-    """How one engine reads one file: statements to run first, the relation to select from, and the column of
-    each header in it."""
-
-    setup: list[str]
-    relation: str
-    column: dict[str, str]
-
-
-def _source(ef: ExportFile, dialect: Dialect) -> _Source:
-    """DuckDB: a ``read_csv`` / ``read_json`` call in place, its columns the header's names. Spark: a temporary
-    view over the file. A delimited file's columns are named by position there (Spark skips the header line; a
-    byte-order mark cannot leak into a name); a JSON file's are its keys. Every value is text; a row that does not
-    fit fails the build (FAILFAST), though ``inspect`` has already read the file the way DuckDB does."""
-    if dialect is DUCKDB:
-        return _Source([], _read(ef), {h: _q(h) for h in ef.header})
-    q, lit = SPARK.identifier, SPARK.string
-    if ef.reader == "json":
-        names = {h: h for h in ef.header}
-        options = {"multiLine": "true" if _json_is_array(ef) else "false"}
-    else:
-        names = {h: f"c{i}" for i, h in enumerate(ef.header, start=1)}
-        options = {"header": "true", "sep": ef.delimiter, "quote": '"', "escape": '"', "multiLine": "true"}
-    options = {"path": spark_path(str(ef.path)), **options, "mode": "FAILFAST", "encoding": "UTF-8"}
-    schema = ", ".join(f"{q(name)} string" for name in names.values())
-    view = f"zuora_raw_file_{ef.order}"
-    return _Source(
-        [f"create or replace temporary view {view} ({schema}) using {'json' if ef.reader == 'json' else 'csv'} "
-         f"options ({', '.join(f'{k} {lit(v)}' for k, v in options.items())})"],
-        view,
-        {h: f"{view}.{q(name)}" for h, name in names.items()},
-    )  # fmt: skip
-
-
-# The raw views' lineage columns (before the fields), with their types (sql.Dialect's attribute names).
-LINEAGE = {"_source_file": "text", "_source_file_order": "integer", "_is_new_file": "boolean",
-           "_source_row_number": "bigint", "_tenant": "text", "_tenant_timezone": "text",
-           "_slash_date_order": "text"}  # fmt: skip
-
-
-def _select(ef: ExportFile, source: _Source, columns: dict[str, str], labels: list[str], new_files: set[str],
-            dialect: Dialect, required: str | None = None) -> str:  # fmt: skip
-    """The select of one file's rows under the view's columns in ``dialect``; with ``required``, only the rows with
-    a value in that column (a label)."""
-    q = dialect.identifier
-    tenant = ef.tenant or FolderTenant(None, None)
-    lineage = [dialect.literal(ef.display_name, dialect.text), str(ef.order),
-               dialect.literal(ef.display_name in new_files, dialect.boolean), dialect.row_number,
-               dialect.literal(tenant.name, dialect.text), dialect.literal(tenant.time_zone, dialect.text),
-               dialect.literal(ef.slash_date_order, dialect.text)]  # fmt: skip
-    cols = [f"{value} as {name}" for value, name in zip(lineage, LINEAGE, strict=True)]
-    cols += [f"{source.column[columns[label]]} as {q(label)}" if label in columns
-             else f"{dialect.literal(None, dialect.text)} as {q(label)}" for label in labels]  # fmt: skip
-    conditions = [f"trim(coalesce({source.column[columns[required]]}, '')) <> ''"] if required else []
-    if ef.scan.blank_rows:  # rows of delimiters only, as a spreadsheet leaves them: no data (named in a warning)
-        everything = ", ".join(f"coalesce({source.column[h]}, '')" for h in ef.header)
-        conditions.append(f"trim(concat({everything})) <> ''")
-    where = f" where {' and '.join(conditions)}" if conditions else ""
-    return f"select {', '.join(cols)} from {source.relation}{where}"
-
-
-def _union(selects: list[str], labels: list[str], dialect: Dialect) -> str:
-    if selects:
-        return "\nunion all\n".join(selects)
-    empty = [f"{dialect.literal(None, getattr(dialect, t))} as {c}" for c, t in LINEAGE.items()]
-    empty += [f"{dialect.literal(None, dialect.text)} as {dialect.identifier(label)}" for label in labels]
-    return f"select {', '.join(empty)} where false"
-
-
-def _relation(name: str, select: str, dialect: Dialect) -> list[str]:
-    """DuckDB: a view (the files are read in place at every query). Spark: a Parquet table written from the files'
-    temporary views (the Hive metastore cannot hold a view's text this long, and temporary views end with the
-    session)."""
-    if dialect is SPARK:
-        return [f"drop table if exists {name}", f"create table {name} using parquet as\n{select}"]
-    return [f"create or replace view {name} as\n{select}"]
-
-
-def _table(name: str, columns: dict[str, str], rows: list[tuple], dialect: Dialect) -> list[str]:
-    """A small table of literal rows; ``columns`` maps each column to its type (a Dialect attribute name)."""
-    types = {c: getattr(dialect, t) for c, t in columns.items()}
-    schema = ", ".join(f"{c} {t}" for c, t in types.items())
-    out = (
-        [f"drop table if exists {name}", f"create table {name} ({schema}) using parquet"]
-        if dialect is SPARK
-        else [f"create or replace table {name} ({schema})"]
-    )
-    if rows:
-        values = ", ".join(
-            "(" + ", ".join(dialect.literal(v, types[c]) for v, c in zip(row, columns, strict=True)) + ")"
-            for row in rows
-        )
-        out.append(f"insert into {name} values {values}")
-    return out
-
-
-BILLING_RUN_LABELS = [f.header_label for f in BILLING_RUN_EXPORT_FIELDS]
-ENTITY_LABELS = [f.header_label for f in ENTITY_FIELDS]
-# The columns of raw.billing_run_export: the fields, then AQuA's deleted flag (null for files without it).
-BILLING_RUN_VIEW_COLUMNS = [*BILLING_RUN_LABELS, DELETED_COLUMN]
-EXPORT_FILES_COLUMNS = {"file": "text", "read_from": "text", "kind": "text", "file_format": "text",
-                        "header_style": "text", "tenant": "text", "file_order": "integer", "fingerprint": "text",
-                        "stamp": "text", "is_new": "boolean", "ignored_columns": "texts",
-                        "extract_kind": "text", "slash_date_order": "text", "scan": "text"}  # fmt: skip
-UNAVAILABLE_FIELDS_COLUMNS = {"tenant": "text", "field": "text", "reason": "text"}
-
-
-def raw_layer(
-    export_dir: Path, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = (),
-    dialect: Dialect = DUCKDB,
-) -> list[str]:  # fmt: skip
-    """The statements that lay the raw layer the dbt sources read (schema raw) over ``files``, in ``dialect``;
-    ``new_names`` are the files that are new or changed since the last build (every file on a first build or a
-    full refresh)."""
-    sources = {ef.order: _source(ef, dialect) for ef in files}
-    runs = [_select(ef, sources[ef.order], {**ef.billing_run_columns, **ef.entity_columns, **ef.deleted_columns},
-                    BILLING_RUN_VIEW_COLUMNS, new_names, dialect)
-            for ef in files if ef.billing_run_columns]  # fmt: skip
-    entities = [_select(ef, sources[ef.order], ef.entity_columns, ENTITY_LABELS, new_names, dialect) for ef in files
-                if ef.kind == "entity"]  # fmt: skip
-    # A combined file repeats its entity on every bill run; a run without an entity is no entity row.
-    entities += [
-        _select(ef, sources[ef.order], ef.entity_columns, ENTITY_LABELS, new_names, dialect, required="Entity: ID")
-        for ef in files
-        if ef.kind == "combined" and "Entity: ID" in ef.entity_columns
-    ]  # fmt: skip
-    listed = [(ef.display_name, str(ef.path), ef.kind, ef.file_format, ef.header_style, ef.tenant and ef.tenant.name,
-               ef.order, ef.fingerprint, ef.stamp, ef.display_name in new_names, ef.ignored_columns,
-               ef.extract_kind, ef.slash_date_order, ef.scan.to_json()) for ef in files]  # fmt: skip
-    tenants = {ef.tenant.name: ef.tenant for ef in files if ef.tenant is not None}
-    unavailable = [(name, label, why) for name, tenant in sorted(tenants.items(), key=lambda t: t[0] or "")
-                   for label, why in sorted(tenant.unavailable.items())]  # fmt: skip
-    return [
-        "create schema if not exists raw",
-        *[statement for source in sources.values() for statement in source.setup],
-        *_relation("raw.billing_run_export", _union(runs, BILLING_RUN_VIEW_COLUMNS, dialect), dialect),
-        *_relation("raw.entity_export", _union(entities, ENTITY_LABELS, dialect), dialect),
-        *_table("raw.export_files", EXPORT_FILES_COLUMNS, listed, dialect),
-        *_table("raw.build_input", {"built_from": "text"}, [(str(export_dir),)], dialect),
-        *_table("raw.ignored_files", {"file": "text", "reason": "text"}, list(ignored), dialect),
-        *_table("raw.unavailable_fields", UNAVAILABLE_FIELDS_COLUMNS, unavailable, dialect),
-    ]
-
-
-def register(
-    con, export_dir: Path, files: list[ExportFile], new_names: set[str], ignored: list[tuple[str, str]] = ()
-) -> None:
-    """Lay the raw layer over ``files`` in the DuckDB connection ``con`` (``raw_layer``)."""
-    for statement in raw_layer(export_dir, files, new_names, ignored):
-        con.execute(statement)
-
-
-def loaded_files_of_json(path: Path) -> dict[str, Loaded]:
-    """The same as ``loaded_files_of``, for a Spark build: its record is a JSON file (the command cannot open
-    Spark's metastore while dbt runs); none, or one that cannot be read, is no file loaded (a build from every
-    file)."""
-    try:
-        return {file: Loaded(**known) for file, known in json.loads(path.read_text(encoding="utf-8")).items()}
-    except (OSError, ValueError, TypeError):
-        return {}
-
-
-def mark_loaded_json(path: Path, files: list[ExportFile]) -> None:
-    """After a successful Spark build: its files are loaded (``mark_loaded`` for DuckDB), written atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({ef.display_name: {"fingerprint": ef.fingerprint, "stamp": ef.stamp, "kind": ef.kind,
-                                                 "scan": ef.scan.to_json(), "slash_date_order": ef.slash_date_order}
-                               for ef in files}, indent=1), encoding="utf-8")  # fmt: skip
-    tmp.replace(path)
-
-
-def mark_loaded(con) -> None:
-    """After a successful build: the files of this build are loaded (an incremental build skips them)."""
-    con.execute(
-        "create or replace table raw.export_files_loaded as select file, fingerprint, stamp, kind, scan, "
-        "slash_date_order from raw.export_files"
     )

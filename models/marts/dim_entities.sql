@@ -2,8 +2,8 @@ with
 
 staged as (
 
-    -- accepted rows only: rejected ones are in fct_entity_rejects
-    select * from {{ ref('stg_zuora__entities') }}
+    -- accepted rows only: rejected ones are in audit_entity_rejects
+    select * from {{ ref('int_zuora__entity_versions') }}
     where not {{ zuora_is_rejected('_reject_reasons') }}
 
 ),
@@ -25,8 +25,21 @@ ranked as (
 final as (
 
     select
-        ---------- the Entity fields (var zuora_fields)
-        {{ zuora_column_list(zuora_columns('entity')) }},
+        ---------- the Entity fields (zuora_wh/columns.py)
+        entity_id,
+        entity_name,
+        entity_display_name,
+        entity_email,
+        entity_address_1,
+        entity_address_2,
+        entity_city,
+        entity_state,
+        entity_postal_code,
+        entity_country,
+        entity_created_at,
+        entity_updated_at,
+        entity_created_by_id,
+        entity_updated_by_id,
         tenant,
 
         ---------- lineage: the export file and row this version of the entity came from

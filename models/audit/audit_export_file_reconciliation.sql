@@ -20,7 +20,7 @@ run_versions as (
 
 entity_versions as (
 
-    select * from {{ ref('stg_zuora__entities') }}
+    select * from {{ ref('int_zuora__entity_versions') }}
 
 ),
 
@@ -38,7 +38,7 @@ deleted_runs as (
 
 entities as (
 
-    select * from {{ ref('dim_zuora_entities') }}
+    select * from {{ ref('dim_entities') }}
 
 ),
 

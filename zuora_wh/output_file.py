@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh.columns import BILLING_RUN_FIELDS, CSV_INJECTION_CHARACTERS, ENTITY_FIELDS, STATUSES, Field
+from zuora_wh.columns import BILLING_RUN_FIELDS, ENTITY_FIELDS, Field, csv_injection_characters, statuses
 from zuora_wh.errors import UsageError
 from zuora_wh.sql import quote_identifier, quote_string
 
@@ -69,16 +69,16 @@ def _text_value(f: Field, tz: str, guard: bool) -> str:
         return c if not guard else f"cast({c} as varchar)"
     if not guard:
         return c
-    marks = ", ".join(quote_string(ch) for ch in CSV_INJECTION_CHARACTERS)
+    marks = ", ".join(quote_string(ch) for ch in csv_injection_characters())
     return f"case when left({c}, 1) in ({marks}) then '''' || {c} else {c} end"
 
 
 def normalise_status(text: str) -> str:
     key = text.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
-    for status in STATUSES:
+    for status in statuses():
         if status.lower() == key:
             return status
-    raise UsageError(f"unknown status {text!r}; use one of: {', '.join(STATUSES)}")
+    raise UsageError(f"unknown status {text!r}; use one of: {', '.join(statuses())}")
 
 
 def build_query(args, tz: str, entities: list[tuple[str, str]], tenants: list[str] = ()) -> tuple[str, list]:
@@ -88,8 +88,10 @@ def build_query(args, tz: str, entities: list[tuple[str, str]], tenants: list[st
     where, params = [], []
     tenant = getattr(args, "tenant", None)
     if tenant is None and len(tenants) > 1:
-        raise UsageError(f"this warehouse holds {len(tenants)} tenants ({', '.join(tenants)}): an export is one "
-                         "tenant's, name it with --tenant")  # fmt: skip
+        raise UsageError(
+            f"this warehouse holds {len(tenants)} tenants ({', '.join(tenants)}): an export is one "
+            "tenant's, name it with --tenant"
+        )
     if tenant is not None:
         if tenants and tenant not in tenants:
             raise UsageError(f"no tenant {tenant!r} in the warehouse; its tenants are: {', '.join(tenants)}")
@@ -152,12 +154,12 @@ def export(args) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
         try:
-            (tz,) = con.execute("select tenant_timezone from marts.dim_warehouse_build").fetchone()
+            (tz,) = con.execute("select tenant_timezone from audit.audit_warehouse_build").fetchone()
         except duckdb.CatalogException:
             raise UsageError(
-                f"{db} was built by an older version (no marts.dim_warehouse_build): build it again"
+                f"{db} was built by an older version (no audit.audit_warehouse_build): build it again"
             ) from None
-        entities = con.execute("select entity_id, entity_name from marts.dim_zuora_entities").fetchall()
+        entities = con.execute("select entity_id, entity_name from marts.dim_entities").fetchall()
         tenant_rows = con.execute("select distinct tenant from marts.fct_billing_runs order by 1").fetchall()
         sql, params = build_query(args, tz, entities, [t for (t,) in tenant_rows])
         rows = con.execute(f"select count(*) from ({sql})", params).fetchone()[0]
@@ -171,8 +173,10 @@ def export(args) -> int:
         suffix = out.suffix.lower()
         if suffix == ".xlsx":
             if rows > EXCEL_MAX_ROWS:
-                raise UsageError(f"{rows:,} bill runs do not fit in one worksheet ({EXCEL_MAX_ROWS:,} rows): "
-                                 "filter the export, or write .csv or .parquet")  # fmt: skip
+                raise UsageError(
+                    f"{rows:,} bill runs do not fit in one worksheet ({EXCEL_MAX_ROWS:,} rows): "
+                    "filter the export, or write .csv or .parquet"
+                )
             _write_excel(con, sql, params, tmp)
         else:
             fmt = "(format parquet, compression zstd)" if suffix == ".parquet" else "(format csv, header true)"
@@ -191,8 +195,10 @@ def _write_excel(con, sql: str, params: list, path: Path) -> None:
 
     cursor = con.execute(sql, params)
     header = [d[0] for d in cursor.description]
-    with xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_numbers": False, "strings_to_urls": False}) as book:  # fmt: skip
+    with xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+    ) as book:
         sheet = book.add_worksheet("Billing Run")
         sheet.write_row(0, 0, header)
         row = 1
@@ -216,12 +222,23 @@ def add_parser(sub) -> None:
         default="labels",
         help="Zuora's column labels (Billing Run: Status, the default) or our column names (status)",
     )
-    p.add_argument("--date-field", choices=sorted(DATE_FIELDS),
-                   help=f"the date field --from/--to filter on (default: {DEFAULT_DATE_FIELD})")  # fmt: skip
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat,
-                   help="first day, YYYY-MM-DD in the tenant's time zone (inclusive)")  # fmt: skip
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat,
-                   help="last day, YYYY-MM-DD in the tenant's time zone (inclusive)")  # fmt: skip
+    p.add_argument(
+        "--date-field",
+        choices=sorted(DATE_FIELDS),
+        help=f"the date field --from/--to filter on (default: {DEFAULT_DATE_FIELD})",
+    )
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        type=date.fromisoformat,
+        help="first day, YYYY-MM-DD in the tenant's time zone (inclusive)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        type=date.fromisoformat,
+        help="last day, YYYY-MM-DD in the tenant's time zone (inclusive)",
+    )
     p.add_argument("--status", action="append", help="only this status (API value or UI label); repeatable")
     p.add_argument("--entity", action="append", help="only this entity, by ID or name; repeatable")
     p.add_argument("--tenant", help="the tenant to export (needed when the warehouse holds several)")

@@ -1,0 +1,262 @@
+"""The build: ``python -m zuora_wh build``, its steps in order (``build``); and the commands on the last build,
+``publish`` (again) and ``docs``.
+
+A build, on DuckDB (the default) or on Spark (``--target spark``):
+
+1. takes the warehouse folder's lock: one build at a time (``zuora_wh.publish.build_lock``);
+2. works in the build folder of its input (the demo, or one export folder: ``zuora_wh.warehouse``);
+3. checks every file of the export folder, and tells which changed since the last successful build
+   (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed makes it a full
+   refresh;
+4. lays the raw layer over the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements
+   the Spark build runs first;
+5. makes sure it replaces no warehouse of another input (the demo gives way);
+6. runs ``dbt build`` (``zuora_wh.dbt_runner``): every model, data test and unit test;
+7. records which files it loaded, prints the summary, and publishes (``zuora_wh.publish``): only a build whose every
+   error-severity test passed reaches the served warehouse. A Spark build publishes nothing: its marts are the
+   tables of its metastore.
+
+A problem with the input or the command is one line naming the file and the problem (``ExportError``,
+``UsageError``), before dbt runs; nothing is published, and a first attempt leaves no build folder behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from zuora_wh import input_files, loaded_files, options, raw_layer
+from zuora_wh.dbt_runner import DUCKDB_TARGET, ROOT, SPARK_RAW_LAYER, SPARK_TARGET, run_dbt
+from zuora_wh.errors import ExportError, UsageError
+from zuora_wh.publish import build_lock, publish
+from zuora_wh.report import summary
+from zuora_wh.sql import SPARK
+from zuora_wh.warehouse import DEMO, build_db_path, input_name, published_input, served_db, spark_dir
+
+# What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
+SPARK_LOADED = "export_files_loaded.json"
+
+
+@dataclass
+class Plan:
+    """What a build of an export folder loads: its files (checked), the files that are no exports, the names of the
+    files to load, and whether the build must be a full refresh."""
+
+    files: list[input_files.InputFile]
+    ignored: list[tuple[str, str]]
+    to_load: set[str]
+    full_refresh: bool
+
+
+def build(args) -> int:
+    """``python -m zuora_wh build``: the steps of the module's docstring, in order."""
+    spark = args.target == SPARK_TARGET
+    if spark:
+        check_spark()
+    warehouse_dir, export_dir = options.warehouse_dir(args), options.export_dir(args)
+    build_db = build_db_path(warehouse_dir, export_dir)
+    folder = spark_dir(build_db) if spark else build_db.parent
+    full_refresh = args.full_refresh
+    plan = None
+    started = time.monotonic()
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        with build_folder(folder, build_db, export_dir):
+            (folder / SPARK_RAW_LAYER).unlink(missing_ok=True)  # a Spark build runs only the statements laid now
+            if export_dir is not None:
+                known = {} if full_refresh else loaded(build_db, spark)
+                plan = plan_files(export_dir, folder / "cache", known, full_refresh)
+                full_refresh = plan.full_refresh
+                lay_raw_layer(build_db, export_dir, plan, spark)
+            if not (spark or args.no_publish):
+                check_replace(served_db(warehouse_dir), export_dir, args.replace)
+        dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
+        rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET if spark else DUCKDB_TARGET)
+        if rc != 0:
+            failed = (
+                "nothing was published"
+                if spark
+                else f"nothing was published: {served_db(warehouse_dir)} still holds the last good build"
+            )
+            print(f"error: dbt build{' on Spark' if spark else ''} failed (exit {rc}); {failed}", file=sys.stderr)
+            return rc
+        if plan is not None:
+            record_loaded(build_db, plan, spark)
+        if spark:
+            print(
+                f"built on Spark: the marts are the tables of schema marts in the metastore of {folder} (Parquet "
+                f"under {folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)"
+            )
+            return 0
+        print(summary(build_db))
+        if args.no_publish:
+            print(f"built {build_db} (not published)")
+            return 0
+        publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet")
+        print(
+            f"published {served_db(warehouse_dir)} and {warehouse_dir / 'parquet'}/ in "
+            f"{time.monotonic() - started:.1f}s"
+        )
+    return 0
+
+
+@contextlib.contextmanager
+def build_folder(folder: Path, build_db: Path, export_dir: Path | None):
+    """The folder a build works in (the DuckDB build file's, or the Spark folder beside it), created, with the
+    input named beside the build file. A problem with the input or the command inside the block, on the folder's
+    first attempt, leaves no folder behind: nothing worth keeping, no build, no dbt log."""
+    first_attempt = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    (build_db.parent / "input.txt").write_text(input_name(export_dir) + "\n")
+    try:
+        yield
+    except (ExportError, UsageError):
+        if first_attempt:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def loaded(build_db: Path, spark: bool) -> dict[str, loaded_files.Loaded]:
+    """What the last successful build of this input loaded, on its engine."""
+    if spark:
+        return loaded_files.read_record_json(spark_dir(build_db) / SPARK_LOADED)
+    with duckdb.connect(str(build_db)) as con:
+        return loaded_files.read_record(con)
+
+
+def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bool) -> Plan:
+    """Check every export file against what the last build loaded (on either engine), and say what this build
+    loads. The warnings (columns or files that are no exports) are printed here."""
+    setting = os.environ.get(input_files.SLASH_SETTING) or None
+    files, ignored = input_files.prepare(export_dir, cache_dir=cache_dir, known=loaded, slash_setting=setting)
+    for warning in input_files.warnings(files, ignored):
+        print(f"warning: {warning}", file=sys.stderr)
+    diff = loaded_files.changes(loaded, files)
+    stale = diff.stale(loaded)
+    if stale:
+        # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
+        # replaced must leave the marts, which only a rebuild from every file does.
+        removed = [f for f in diff.removed if f in stale]
+        changed = [f for f in diff.changed if f in stale]
+        what = [f"{len(removed)} removed"] if removed else []
+        what += [f"{len(changed)} changed in content"] if changed else []
+        shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
+        print(f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file")
+        full_refresh = True
+    to_load = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
+    print(
+        f"exports: {len(files)} files in {export_dir}: {len(to_load)} to load, {len(files) - len(to_load)} "
+        "unchanged since the last build"
+    )
+    return Plan(files, ignored, to_load, full_refresh)
+
+
+def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> None:
+    """DuckDB: the raw views in the build file. Spark: the statements its build runs first (macro
+    zuora_spark_raw_layer), written into its folder."""
+    if not spark:
+        with duckdb.connect(str(build_db)) as con:
+            raw_layer.register(con, export_dir, plan.files, plan.to_load, plan.ignored)
+        return
+    folder = spark_dir(build_db)
+    raw_layer.readable_by_spark(plan.files, folder / "cache")
+    sql = raw_layer.statements(export_dir, plan.files, plan.to_load, plan.ignored, SPARK)
+    (folder / SPARK_RAW_LAYER).write_text(
+        "".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql))
+    )
+
+
+def record_loaded(build_db: Path, plan: Plan, spark: bool) -> None:
+    """After a successful build: its files are loaded (the next build skips them)."""
+    if spark:
+        loaded_files.record_json(spark_dir(build_db) / SPARK_LOADED, plan.files)
+        return
+    with duckdb.connect(str(build_db)) as con:
+        loaded_files.record(con)
+
+
+def check_replace(served: Path, export_dir: Path | None, replace: bool) -> None:
+    """A build of one input never silently replaces a warehouse built from another; but the demo has nothing to
+    protect, and gives way to real exports with one line."""
+    before, this = published_input(served), input_name(export_dir)
+    if before is None or before == this or replace:
+        return
+    if before == DEMO and export_dir is not None:
+        print(f"replacing the demo warehouse in {served} with this build of {this}")
+        return
+    raise UsageError(
+        f"{served} holds the warehouse built from {before}, and this build is from {this}: to replace it, "
+        "add --replace (make build REPLACE=1); to keep both, give this build its own --warehouse-dir "
+        "(ZUORA_WAREHOUSE_DIR)"
+    )
+
+
+def check_spark() -> None:
+    """Spark's extras are installed (requirements-spark.txt) and there is a Java to run it."""
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise UsageError(
+            f"--target spark needs Spark's extras: {Path(sys.executable).parent / 'pip'} install -r "
+            f"{ROOT / 'requirements-spark.txt'} (make test-spark installs them)"
+        )
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise UsageError("--target spark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)")
+
+
+def publish_again(args) -> int:
+    """``python -m zuora_wh publish``: the last build of the input, published again."""
+    warehouse_dir, export_dir, build_db = options.last_build(args)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        check_replace(served_db(warehouse_dir), export_dir, args.replace)
+        publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet")
+    print(f"published {served_db(warehouse_dir)}")
+    return 0
+
+
+def docs(args) -> int:
+    """``python -m zuora_wh docs``: dbt docs from the build file of the input (dbt never opens the served file,
+    which a BI tool may hold)."""
+    warehouse_dir, export_dir, build_db = options.last_build(args)
+    with build_lock(warehouse_dir, wait=not args.no_wait):
+        rc = run_dbt(build_db, export_dir, ["docs", "generate"])
+    if rc == 0:
+        target = build_db.parent / "target"
+        print(
+            f"docs written to {target}; browse them with: {Path(sys.executable).parent / 'dbt'} docs serve "
+            f"--project-dir {ROOT} --profiles-dir {ROOT} --target-path {target}"
+        )
+    return rc
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("build", help="check exports, dbt build, publish if every error-severity test passed")
+    options.add_export_dir(b)
+    b.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from every file")
+    b.add_argument("--no-publish", action="store_true", help="build and test only; leave the served files alone")
+    options.add_replace(b)
+    options.add_no_wait(b)
+    b.add_argument(
+        "--target",
+        choices=(DUCKDB_TARGET, SPARK_TARGET),
+        default=DUCKDB_TARGET,
+        help="the profile's target: dev (DuckDB, published for BI tools) or spark (Spark in this machine, "
+        "needs requirements-spark.txt and Java 17; nothing is published)",
+    )
+    b.add_argument("dbt_args", nargs="*", help="more arguments for dbt build (after --)")
+    b.set_defaults(func=build)
+    p = sub.add_parser("publish", help="publish the last build again")
+    options.add_export_dir(p)
+    options.add_replace(p)
+    options.add_no_wait(p)
+    p.set_defaults(func=publish_again)
+    d = sub.add_parser("docs", help="generate dbt's documentation site from the last build")
+    options.add_export_dir(d)
+    options.add_no_wait(d)
+    d.set_defaults(func=docs)

@@ -1,0 +1,123 @@
+"""dbt, run for a build folder: its environment (``dbt_env``), and its output shown as a person wants it (``run_dbt``).
+
+dbt runs in the build folder, with the database and its spill folder named relative to it: then every build's
+profile and settings are the same, and dbt's parse of the project (``partial_parse.msgpack``) is shared by the
+builds of every warehouse (``PARSE_CACHE``): parsing is most of a small build's time, and dbt parses again by itself
+whenever the project or its settings changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from zuora_wh.sql import spark_path
+from zuora_wh.warehouse import input_mode, spark_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+# The targets of profiles.yml: DuckDB (every command), and Spark (build only: README, Run on Spark or Databricks).
+DUCKDB_TARGET, SPARK_TARGET = "dev", "spark"
+PARSE_CACHE = ROOT / "target" / "parse-cache"
+# The raw layer's statements for Spark, written by the build into the Spark folder (macro zuora_spark_raw_layer).
+SPARK_RAW_LAYER = "raw_layer.jsonl"
+_PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+_TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
+
+
+def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET) -> dict[str, str]:
+    """The environment of dbt for the build file ``build_db`` of ``export_dir`` (None: the demo): defaults the
+    environment may override, the user's environment, then what the build decides. On Spark, the folder ``spark``
+    beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR)."""
+    spark = target == SPARK_TARGET
+    folder = spark_dir(build_db) if spark else build_db.parent
+    defaults = {"ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp"}
+    decided = {}
+    if spark:
+        defaults |= {"TZ": "UTC", "SPARK_LOCAL_IP": "127.0.0.1"}
+        decided = {"ZUORA_SPARK_DIR": str(folder), "ZUORA_SPARK_RAW_LAYER": spark_path(str(folder / SPARK_RAW_LAYER))}
+    return {
+        **defaults,
+        **os.environ,
+        **decided,
+        "ZUORA_DUCKDB_PATH": build_db.name,
+        "ZUORA_INPUT": input_mode(export_dir),
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_PROJECT_DIR": str(ROOT),
+        # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
+        # the tests, never share a target folder.
+        "DBT_TARGET_PATH": str(folder / "target"),
+        "DBT_LOG_PATH": str(folder / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str], target: str = DUCKDB_TARGET) -> int:
+    """Run dbt with its whole output in ``dbt-<command>.log`` beside the build file (on Spark, in its folder). On a
+    terminal, one progress line; everywhere, the warnings and errors, and dbt's closing lines (or, when dbt stopped
+    before running anything, the error it printed)."""
+    env = dbt_env(build_db, export_dir, target)
+    folder = Path(env["DBT_TARGET_PATH"]).parent
+    log_path = folder / f"dbt-{dbt_args[0]}.log"
+    dbt = Path(sys.executable).parent / "dbt"
+    tty = sys.stdout.isatty()
+    notable, closing, seen_end, stopped = [], [], False, []
+    parsed = folder / "target" / "partial_parse.msgpack"
+    shared = PARSE_CACHE / f"{input_mode(export_dir)}{'' if target == DUCKDB_TARGET else '-' + target}.msgpack"
+    _copy_quietly(shared, parsed, only_if_missing=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            [str(dbt), "--no-use-colors", *dbt_args, "--target", target],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            text = _TIMESTAMP.sub("", line.rstrip())
+            match = _PROGRESS.match(line)
+            if match and match.group(3) in ("WARN", "ERROR", "FAIL"):
+                notable.append(text)
+            if match and tty:
+                print(f"\rdbt {dbt_args[0]}: {match.group(1)} of {match.group(2)}", end="", flush=True)
+            if text.startswith("Finished running"):
+                seen_end = True
+            elif seen_end and text:
+                closing.append(text)
+            elif stopped or text.startswith("Encountered an error"):
+                stopped.append(text)
+        rc = proc.wait()
+    _copy_quietly(parsed, shared)
+    if tty:
+        print("\r" + " " * 40 + "\r", end="")
+    for text in notable:
+        print(f"  {text}")
+    if rc:  # dbt's closing lines name what failed
+        for text in (closing or stopped or ["(dbt printed no summary)"])[-40:]:
+            print(f"  {text}", file=sys.stderr)
+    else:
+        for text in closing:
+            if text.startswith("Done."):
+                print(f"  {text}")
+    print(f"dbt's full log: {log_path}")
+    return rc
+
+
+def _copy_quietly(src: Path, dst: Path, only_if_missing: bool = False) -> None:
+    """Copy src to dst atomically, if there is something to copy; a cache that cannot be written is no error."""
+    if not src.exists() or (only_if_missing and dst.exists()):
+        return
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+    except OSError:
+        pass
