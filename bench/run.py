@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS  # noqa: E402
 from zuora_wh.generate import write_demo_files, write_demo_reexport  # noqa: E402
-from zuora_wh.raw_layer import BILLING_RUN_LABELS, ENTITY_LABELS  # noqa: E402
 from zuora_wh.warehouse import build_db_path  # noqa: E402
 
 MEMORY_LIMIT = "3GB"
@@ -71,20 +71,7 @@ with raw as (
         columns = {{{run_columns}}})
 ),
 typed as (
-    select
-        clean("Billing Run: ID") as billing_run_id, clean("Billing Run: Billing Run Number") as billing_run_number,
-        clean("Billing Run: Name") as billing_run_name, clean("Billing Run: Billing Run Type") as billing_run_type,
-        clean("Billing Run: Target Type") as target_type, status_("Billing Run: Status") as status,
-        dt("Billing Run: Target Date") as target_date, dt("Billing Run: Invoice Date") as invoice_date,
-        ts("Billing Run: Created Date") as created_at, ts("Billing Run: Executed Date") as executed_at,
-        ts("Billing Run: Start Date") as started_at, ts("Billing Run: End Date") as ended_at,
-        ts("Billing Run: Posted Date") as posted_at, ts("Billing Run: Updated Date") as updated_at,
-        clean("Billing Run: Created By ID") as created_by_id, clean("Billing Run: Updated By ID") as updated_by_id,
-        clean("Billing Run: Error Message") as error_message,
-        int_("Billing Run: Number Of Accounts") as number_of_accounts,
-        int_("Billing Run: Number Of Invoices") as number_of_invoices,
-        int_("Billing Run: Number of Credit Memos") as number_of_credit_memos,
-        int_("Billing Run: Total Time") as total_time_ms, clean("Entity: ID") as entity_id, filename
+    select {run_fields}, filename
     from raw
 ),
 ranked as (
@@ -106,8 +93,26 @@ select count(*) from runs;
 """
 
 
-def _columns(labels: list[str]) -> str:
-    return ", ".join(f"'{label}': 'VARCHAR'" for label in labels)
+def _columns(fields) -> str:
+    """The files' columns for read_csv, every one text: the fields' labels (zuora_wh/columns.py)."""
+    return ", ".join(f"'{f.header_label}': 'VARCHAR'" for f in fields)
+
+
+# How the baseline types each kind of field (the macros of BASELINE_SQL).
+BASELINE_PARSER = {
+    "id": "clean",
+    "text": "clean",
+    "run_type": "clean",
+    "status": "status_",
+    "date": "dt",
+    "datetime": "ts",
+    "integer": "int_",
+}
+
+
+def _typed(fields) -> str:
+    """Every field typed by the baseline's parser for its kind, under its column name."""
+    return ",\n        ".join(f'{BASELINE_PARSER[f.kind]}("{f.header_label}") as {f.column}' for f in fields)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -162,8 +167,9 @@ def baseline(export_dir: Path, work: Path) -> dict:
         temp_dir=work / "tmp",
         run_files=runs,
         entity_files=[str(export_dir / "zuora_entity_export.csv")],
-        run_columns=_columns(BILLING_RUN_LABELS),
-        entity_columns=_columns(ENTITY_LABELS),
+        run_columns=_columns(BILLING_RUN_EXPORT_FIELDS),
+        entity_columns=_columns(ENTITY_FIELDS),
+        run_fields=_typed(BILLING_RUN_EXPORT_FIELDS),
     )
     script = work / "baseline.sql"
     script.write_text(sql)

@@ -32,7 +32,7 @@ class DbtRun:
     project: Path
 
     def results(self) -> dict[str, dict]:
-        """run_results.json of the run, by node name (tests: their generated name)."""
+        """run_results.json of the run, by node name (a test: its name in the YAML)."""
         data = json.loads((self.project / "target" / "run_results.json").read_text())
         return {r["unique_id"].split(".")[2]: r for r in data["results"]}
 
@@ -101,11 +101,11 @@ def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> 
     return subprocess.run(**zuora_wh_command(*args, warehouse=warehouse, env=env), capture_output=True, timeout=900)
 
 
-def query(db: Path, sql: str) -> list[tuple]:
+def query(db: Path, sql: str, parameters: list | None = None) -> list[tuple]:
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, parameters).fetchall()
 
 
 def mart_rows(warehouse: Path, model: str = "fct_billing_runs") -> list[tuple]:

@@ -17,14 +17,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import query, read_csv, write_csv, zuora_wh
+from helpers import ROOT, query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, deleted_column, headers
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, deleted_column, headers
 from zuora_wh.generate import write_demo_files
 
 # is_deleted: AQuA's Deleted column, in the files of the cases that set it (extracts that ask for deleted records)
-LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS} | {"is_deleted": deleted_column()}
+LABEL = {f.column: f.header_label for f in BILLING_RUN_EXPORT_FIELDS + ENTITY_FIELDS} | {"is_deleted": deleted_column()}
 HEADER = headers(BILLING_RUN_EXPORT_FIELDS)
+ENTITY_HEADER = headers(ENTITY_FIELDS)
 
 
 def header_for(changes: list[dict[str, str]]) -> list[str]:
@@ -45,6 +46,17 @@ def run_row(template: dict[str, str], **changes: str) -> dict[str, str]:
     return row
 
 
+def entity_row(template: dict[str, str], **changes: str) -> dict[str, str]:
+    """A copy of the template entity with a fresh ID and name, and ``changes`` (by column name)."""
+    n = next(_ids)
+    row = dict(template)
+    row[LABEL["entity_id"]] = f"{0xE0000000 + n:032x}"
+    row[LABEL["entity_name"]] = f"Case {n}"
+    for column, value in changes.items():
+        row[LABEL[column]] = value
+    return row
+
+
 def posted_template(rows: list[dict[str, str]]) -> dict[str, str]:
     """A valid Posted, Regular run with an entity, every datetime with an offset, ISO dates."""
     for r in rows:
@@ -60,26 +72,40 @@ def posted_template(rows: list[dict[str, str]]) -> dict[str, str]:
     raise AssertionError("no template row")
 
 
+# A case is named after the reject code it proves (code, or code__variant): each row of its file must be
+# rejected with that code, and every code of the reject reasons (seeds/zuora_reject_reasons.csv) has a case.
 # name -> (rows of the case file, as changes to the template; expected reasons per row, in file order)
 REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
     "missing_id": ([{"billing_run_id": ""}], ["missing_id"]),
-    "id_too_short": ([{"billing_run_id": "8ad0887e805061c8"}], ["malformed_id"]),
-    "id_uppercase": ([{"billing_run_id": "8AD0887E805061C8018063A09FE2685A"}], ["malformed_id"]),
-    "number_malformed": ([{"billing_run_number": "BR-12"}], ["malformed_billing_run_number"]),
-    "number_missing": ([{"billing_run_number": " "}], ["malformed_billing_run_number"]),
-    "target_date_impossible": ([{"target_date": "2025-02-30"}], ["unparseable_date"]),
-    "invoice_date_words": ([{"invoice_date": "next week"}], ["unparseable_date"]),
-    "target_date_missing": ([{"target_date": ""}], ["missing_date"]),
-    "created_month_13": ([{"created_at": "2025-13-01T10:00:00-08:00"}], ["unparseable_datetime"]),
-    "end_date_words": ([{"ended_at": "yesterday"}], ["unparseable_datetime"]),
-    "updated_missing": ([{"updated_at": ""}], ["missing_updated_date"]),
-    "accounts_decimal": ([{"number_of_accounts": "12.5"}], ["non_integer_count"]),
-    "total_time_thousands": ([{"total_time_ms": "1,200"}], ["non_integer_count"]),
-    "invoices_negative": ([{"number_of_invoices": "-3"}], ["negative_count"]),
-    "total_time_negative_guarded": ([{"total_time_ms": "'-5"}], ["negative_count"]),
-    "status_unknown": ([{"status": "Archived"}], ["unknown_status"]),
-    "status_missing": ([{"status": ""}], ["missing_status"]),
-    "type_unknown": ([{"billing_run_type": "Manual"}], ["unknown_billing_run_type"]),
+    "malformed_id__too_short": ([{"billing_run_id": "8ad0887e805061c8"}], ["malformed_id"]),
+    "malformed_id__uppercase": ([{"billing_run_id": "8AD0887E805061C8018063A09FE2685A"}], ["malformed_id"]),
+    # a deletion record only has to have a valid ID: AQuA may give nothing else
+    "malformed_id__deletion_record": (
+        [{"is_deleted": "true", "billing_run_id": "xyz", "status": ""}],
+        ["malformed_id"],
+    ),
+    "unparseable_deleted_flag": ([{"is_deleted": "maybe"}], ["unparseable_deleted_flag"]),
+    "malformed_billing_run_number__short": ([{"billing_run_number": "BR-12"}], ["malformed_billing_run_number"]),
+    "malformed_billing_run_number__blank": ([{"billing_run_number": " "}], ["malformed_billing_run_number"]),
+    "missing_status": ([{"status": ""}], ["missing_status"]),
+    "unknown_status": ([{"status": "Archived"}], ["unknown_status"]),
+    "unknown_status__with_two_other_codes": (
+        [{"billing_run_id": "xyz", "status": "Archived", "number_of_accounts": "-1"}],
+        ["malformed_id,unknown_status,negative_count"],
+    ),
+    "missing_billing_run_type": ([{"billing_run_type": ""}], ["missing_billing_run_type"]),
+    "unknown_billing_run_type": ([{"billing_run_type": "Manual"}], ["unknown_billing_run_type"]),
+    "missing_date": ([{"target_date": ""}], ["missing_date"]),
+    "unparseable_date__impossible_day": ([{"target_date": "2025-02-30"}], ["unparseable_date"]),
+    "unparseable_date__words": ([{"invoice_date": "next week"}], ["unparseable_date"]),
+    "unparseable_datetime__month_13": ([{"created_at": "2025-13-01T10:00:00-08:00"}], ["unparseable_datetime"]),
+    "unparseable_datetime__words": ([{"ended_at": "yesterday"}], ["unparseable_datetime"]),
+    "missing_created_date": ([{"created_at": ""}], ["missing_created_date"]),
+    "missing_updated_date": ([{"updated_at": ""}], ["missing_updated_date"]),
+    "non_integer_count__decimal": ([{"number_of_accounts": "12.5"}], ["non_integer_count"]),
+    "non_integer_count__thousands_separator": ([{"total_time_ms": "1,200"}], ["non_integer_count"]),
+    "negative_count": ([{"number_of_invoices": "-3"}], ["negative_count"]),
+    "negative_count__behind_apostrophe": ([{"total_time_ms": "'-5"}], ["negative_count"]),
     "end_before_start": (
         [
             {
@@ -90,24 +116,53 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
         ],
         ["end_before_start"],
     ),
-    "created_after_updated": ([{"created_at": "2030-01-01T00:00:01-08:00"}], ["dates_out_of_order"]),
-    "user_id_malformed": ([{"created_by_id": "admin"}], ["malformed_user_id"]),
-    "entity_id_malformed": ([{"entity_id": "Global"}], ["malformed_entity_id"]),
-    "error_message_too_long": ([{"status": "Error", "posted_at": "", "error_message": "x" * 256}], ["text_too_long"]),
-    "pending_with_start": ([{"status": "Pending", "posted_at": ""}], ["inconsistent_with_status"]),
-    "posted_date_on_canceled": ([{"status": "Canceled"}], ["inconsistent_with_status"]),
-    "posted_without_posted_date": ([{"posted_at": ""}], ["inconsistent_with_status"]),
-    "several_reasons": (
-        [{"billing_run_id": "xyz", "status": "Archived", "number_of_accounts": "-1"}],
-        ["malformed_id,unknown_status,negative_count"],
+    "dates_out_of_order": ([{"created_at": "2030-01-01T00:00:01-08:00"}], ["dates_out_of_order"]),
+    "malformed_user_id": ([{"created_by_id": "admin"}], ["malformed_user_id"]),
+    "malformed_entity_id": ([{"entity_id": "Global"}], ["malformed_entity_id"]),
+    "text_too_long": ([{"status": "Error", "posted_at": "", "error_message": "x" * 256}], ["text_too_long"]),
+    # the state machine (var zuora_rules), one case per rule: each row breaks that rule and no other
+    "inconsistent_with_status__pending_with_start": (
+        [{"status": "Pending", "ended_at": "", "posted_at": ""}],
+        ["inconsistent_with_status"],
     ),
-    "deleted_flag_unparseable": ([{"is_deleted": "maybe"}], ["unparseable_deleted_flag"]),
-    # a deletion record only has to have a valid ID: AQuA may give nothing else
-    "deletion_record_bad_id": ([{"is_deleted": "true", "billing_run_id": "xyz", "status": ""}], ["malformed_id"]),
-    "duplicate_id_other_values": (
+    "inconsistent_with_status__paused_with_total_time": (
+        [{"status": "Paused", "executed_at": "", "started_at": "", "ended_at": "", "posted_at": ""}],
+        ["inconsistent_with_status"],
+    ),
+    "inconsistent_with_status__processing_with_end": (
+        [{"status": "Processing", "posted_at": ""}],
+        ["inconsistent_with_status"],
+    ),
+    "inconsistent_with_status__canceled_with_posted_date": ([{"status": "Canceled"}], ["inconsistent_with_status"]),
+    "inconsistent_with_status__posted_without_posted_date": ([{"posted_at": ""}], ["inconsistent_with_status"]),
+    "inconsistent_with_status__catch_up_with_invoices": (
+        [{"billing_run_type": "CatchUp", "number_of_invoices": "3"}],
+        ["inconsistent_with_status"],
+    ),
+    "duplicate_id_in_file": (
         [
             {"billing_run_id": "ab" * 16, "billing_run_name": "first"},
             {"billing_run_id": "ab" * 16, "billing_run_name": "second"},
+        ],
+        ["duplicate_id_in_file", "duplicate_id_in_file"],
+    ),
+}
+
+# The same for entity rows (an Entity export per case): name -> (rows, as changes to a valid entity; reasons)
+ENTITY_REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
+    "missing_id": ([{"entity_id": ""}], ["missing_id"]),
+    "malformed_id": ([{"entity_id": "GLOBAL"}], ["malformed_id"]),
+    "missing_name": ([{"entity_name": ""}], ["missing_name"]),
+    "malformed_name__ampersand": ([{"entity_name": "Acme & Co"}], ["malformed_name"]),
+    "malformed_name__too_long": ([{"entity_name": "x" * 256}], ["malformed_name"]),
+    "malformed_user_id": ([{"entity_updated_by_id": "admin"}], ["malformed_user_id"]),
+    "text_too_long": ([{"entity_display_name": "x" * 256}], ["text_too_long"]),
+    "dates_out_of_order": ([{"entity_created_at": "2031-01-01T00:00:00-08:00"}], ["dates_out_of_order"]),
+    "unparseable_datetime": ([{"entity_updated_at": "soon"}], ["unparseable_datetime"]),
+    "duplicate_id_in_file": (
+        [
+            {"entity_id": "cd" * 16, "entity_name": "First"},
+            {"entity_id": "cd" * 16, "entity_name": "Second"},
         ],
         ["duplicate_id_in_file", "duplicate_id_in_file"],
     ),
@@ -164,17 +219,20 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_bad_rows(exports: Path) -> int:
+def write_bad_rows(exports: Path) -> tuple[int, int]:
     """One small export file per row-level case in ``exports`` (with a plain export beside them); returns the
-    number of bill runs of the plain export. (make test-spark builds the same folder on Spark.)"""
-    _, run_path = write_demo_files(exports, bill_runs=30)
+    number of bill runs and of entities of the plain export. (make test-spark builds the same folder on Spark.)"""
+    entity_path, run_path = write_demo_files(exports, bill_runs=30)
     _, rows = read_csv(run_path)
     template = posted_template(rows)
     for name, (changes, _) in REJECTED.items():
         case_rows = [run_row(template, **c) for c in changes]
-        if name == "duplicate_id_other_values":  # one ID, one number: only the values differ
+        if name == "duplicate_id_in_file":  # one ID, one number: only the values differ
             case_rows[1][LABEL["billing_run_number"]] = case_rows[0][LABEL["billing_run_number"]]
         write_csv(exports / f"reject_{name}.csv", header_for(changes), case_rows)
+    _, entities = read_csv(entity_path)
+    for name, (changes, _) in ENTITY_REJECTED.items():
+        write_csv(exports / f"entity_reject_{name}.csv", ENTITY_HEADER, [entity_row(entities[0], **c) for c in changes])
     for name, (changes, _) in CLEANED.items():
         write_csv(exports / f"clean_{name}.csv", header_for([changes]), [run_row(template, **changes)])
     same = run_row(template)
@@ -183,22 +241,35 @@ def write_bad_rows(exports: Path) -> int:
     second[LABEL["billing_run_number"]] = first[LABEL["billing_run_number"]]
     write_csv(exports / "clean_shared_number.csv", HEADER, [first, second])
     write_csv(exports / "header_only.csv", HEADER, [])
-    return len(rows)
+    return len(rows), len(entities)
 
 
 @pytest.fixture(scope="module")
 def bad_rows_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_rows")
     exports = root / "exports"
-    runs = write_bad_rows(exports)
+    runs, entities = write_bad_rows(exports)
     result = zuora_wh("build", "--export-dir", str(exports), warehouse=root / "wh")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     db = root / "wh" / "zuora.duckdb"
-    return {"db": db, "exports": exports, "stdout": result.stdout, "runs": runs}
+    return {"db": db, "exports": exports, "stdout": result.stdout, "runs": runs, "entities": entities}
 
 
 def file_rows(build, sql: str, file: str) -> list[tuple]:
     return query(build["db"], sql.replace("?", "'" + str(build["exports"] / file).replace("'", "''") + "'"))
+
+
+def _codes(applies_to: str) -> set[str]:
+    _, reasons = read_csv(ROOT / "seeds" / "zuora_reject_reasons.csv")
+    return {r["reject_reason"] for r in reasons if r["applies_to"] in (applies_to, "both")}
+
+
+@pytest.mark.parametrize(("cases", "applies_to"), [(REJECTED, "billing_run"), (ENTITY_REJECTED, "entity")])
+def test_every_reject_code_has_a_case_named_after_it(cases, applies_to):
+    """Each case proves the code it is named after (on every row of its file), and every code has a case."""
+    for name, (_, reasons) in cases.items():
+        assert all(name.split("__")[0] in r.split(",") for r in reasons), name
+    assert {name.split("__")[0] for name in cases} == _codes(applies_to)
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
@@ -217,11 +288,26 @@ def test_row_is_quarantined_with_its_reasons(bad_rows_build, name):
     assert loaded == [(0,)]
 
 
+@pytest.mark.parametrize("name", sorted(ENTITY_REJECTED))
+def test_entity_row_is_quarantined_with_its_reasons(bad_rows_build, name):
+    _, reasons = ENTITY_REJECTED[name]
+    rejects = file_rows(
+        bad_rows_build,
+        "select _source_row_number, reject_reasons from audit.audit_entity_rejects where _source_file = ? order by 1",
+        f"entity_reject_{name}.csv",
+    )
+    assert rejects == [(i + 1, r) for i, r in enumerate(reasons)]
+    loaded = file_rows(
+        bad_rows_build, "select count(*) from marts.dim_entities where _source_file = ?", f"entity_reject_{name}.csv"
+    )
+    assert loaded == [(0,)]
+
+
 def test_quarantine_keeps_the_raw_values(bad_rows_build):
     raw = file_rows(
         bad_rows_build,
         "select total_time_ms, status from audit.audit_billing_run_rejects where _source_file = ?",
-        "reject_total_time_negative_guarded.csv",
+        "reject_negative_count__behind_apostrophe.csv",
     )
     assert raw == [("'-5", "Posted")]
 
@@ -270,6 +356,13 @@ def test_every_row_of_every_file_is_accounted_for(bad_rows_build):
     )
     cases = sum(len(c) for c, _ in REJECTED.values()) + len(CLEANED) + 4
     assert recon == [(bad_rows_build["runs"] + cases, 0, len(REJECTED) + len(CLEANED) + 4)]
+    entity_recon = query(
+        bad_rows_build["db"],
+        "select sum(rows_read), sum(rows_rejected), sum(rows_unaccounted), count(*) "
+        "from audit.audit_export_file_reconciliation where record_type = 'entity'",
+    )
+    entity_cases = sum(len(c) for c, _ in ENTITY_REJECTED.values())
+    assert entity_recon == [(bad_rows_build["entities"] + entity_cases, entity_cases, 0, len(ENTITY_REJECTED) + 1)]
 
 
 def test_two_ids_sharing_a_number_are_two_bill_runs_and_named(bad_rows_build):
@@ -285,6 +378,23 @@ def test_two_ids_sharing_a_number_are_two_bill_runs_and_named(bad_rows_build):
         f"warning: 1 bill run number(s) shared by several IDs, each kept as its own bill run: {loaded[0][0]} "
         f"({loaded[0][1]}, {loaded[1][1]})" in bad_rows_build["stdout"]
     )
+
+
+def test_warnings_are_shown_with_their_test(bad_rows_build):
+    """The build's warn-level tests are not hidden with the per-test lines: the summary shows each, by its name."""
+    log = next((bad_rows_build["db"].parent / "build").iterdir()) / "dbt-build.log"
+    warned = [
+        line.split("  ", 1)[1].strip() for line in log.read_text().splitlines() if " WARN " in line and " of " in line
+    ]
+    names = {line.split()[5] for line in warned}  # "78 of 123 WARN 3 <test name> ..."
+    # the shared number (clean_shared_number.csv), the unknown entity, and the counts of runs processed without them
+    assert names == {
+        "fct_billing_runs__billing_run_number_is_unique_per_tenant",
+        "fct_billing_runs__entity_id_is_in_dim_entities",
+        "fct_billing_runs__number_of_accounts_is_set_once_the_run_is_processed",
+        "fct_billing_runs__number_of_invoices_is_set_once_the_run_is_processed",
+    }
+    assert [line for line in warned if line not in bad_rows_build["stdout"]] == []
 
 
 def test_build_prints_the_summary(bad_rows_build):

@@ -9,8 +9,10 @@ case, naming the dbt test that must catch it and how many rows it must report.
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from helpers import copy_project, run_dbt, write_csv
+from helpers import ROOT, copy_project, run_dbt, write_csv
 
 BR = "Billing Run: "
 
@@ -52,54 +54,30 @@ BREAKAGES: dict[str, dict[str, str]] = {
     "catch_up_with_invoices": {BR + "Billing Run Type": "CatchUp", BR + "Number Of Invoices": "3"},
 }
 
-# rule -> (the dbt test that must catch it, expected status, expected number of failing rows)
+# rule -> (the dbt test that must catch it, by its name in the YAML; expected status; number of failing rows)
 EXPECTED: dict[str, tuple[str, str, int]] = {
-    "id_not_lowercase_hex": (
-        "matches_pattern_fct_billing_runs_billing_run_id___var_zuora_rules_id_pattern_",
-        "fail",
-        1,
-    ),
-    "number_malformed": (
-        "matches_pattern_fct_billing_runs_billing_run_number___var_zuora_rules_billing_run_number_pattern_",
-        "fail",
-        1,
-    ),
-    "number_duplicated": ("unique_per_tenant_fct_billing_runs_billing_run_number", "warn", 1),
-    "negative_accounts": ("value_between_fct_billing_runs_number_of_accounts__0", "fail", 1),
-    "posted_without_accounts": (
-        "not_null_when_fct_billing_runs_number_of_accounts___zuora_status_in_processed_statuses_",
-        "warn",
-        1,
-    ),
-    "pending_with_start": ("null_when_fct_billing_runs_started_at___zuora_status_in_not_started_statuses_", "fail", 1),
-    "end_before_start": ("not_after_fct_billing_runs_started_at__ended_at", "fail", 1),
-    "unknown_status": ("accepted_values_fct_billing_runs_status___var_zuora_rules_statuses_", "fail", 1),
-    "posted_date_on_canceled": (
-        "null_when_fct_billing_runs_posted_at__not_zuora_status_in_ever_posted_statuses_",
-        "fail",
-        1,
-    ),
-    "posted_without_date": (
-        "not_null_when_fct_billing_runs_posted_at___zuora_status_in_posted_date_required_statuses_",
-        "fail",
-        1,
-    ),
-    "error_without_message": ("not_null_when_fct_billing_runs_error_message__status_Error_", "warn", 1),
-    "unknown_entity": ("relationships_per_tenant_fct_billing_runs_entity_id__entity_id", "warn", 1),
-    "target_date_unparseable": ("not_null_fct_billing_runs_target_date", "fail", 1),
-    "error_message_too_long": (
-        "value_between_fct_billing_runs_length_error_message____var_zuora_rules_max_text_length_",
-        "fail",
-        1,
-    ),
-    "catch_up_with_invoices": ("null_when_fct_billing_runs_nullif_number_of_invoices_0", "fail", 1),
+    "id_not_lowercase_hex": ("fct_billing_runs__billing_run_id_is_a_zuora_id", "fail", 1),
+    "number_malformed": ("fct_billing_runs__billing_run_number_is_br_and_eight_digits", "fail", 1),
+    "number_duplicated": ("fct_billing_runs__billing_run_number_is_unique_per_tenant", "warn", 1),
+    "negative_accounts": ("fct_billing_runs__number_of_accounts_is_not_negative", "fail", 1),
+    "posted_without_accounts": ("fct_billing_runs__number_of_accounts_is_set_once_the_run_is_processed", "warn", 1),
+    "pending_with_start": ("fct_billing_runs__started_at_is_null_before_the_run_starts", "fail", 1),
+    "end_before_start": ("fct_billing_runs__started_at_is_not_after_ended_at", "fail", 1),
+    "unknown_status": ("fct_billing_runs__status_is_a_zuora_status", "fail", 1),
+    "posted_date_on_canceled": ("fct_billing_runs__posted_at_is_null_on_a_run_never_posted", "fail", 1),
+    "posted_without_date": ("fct_billing_runs__posted_at_is_set_on_a_posted_run", "fail", 1),
+    "error_without_message": ("fct_billing_runs__error_message_is_set_on_a_failed_run", "warn", 1),
+    "unknown_entity": ("fct_billing_runs__entity_id_is_in_dim_entities", "warn", 1),
+    "target_date_unparseable": ("fct_billing_runs__target_date_is_not_null", "fail", 1),
+    "error_message_too_long": ("fct_billing_runs__error_message_fits_zuoras_text_limit", "fail", 1),
+    "catch_up_with_invoices": ("fct_billing_runs__catch_up_runs_have_no_invoices", "fail", 1),
     # Model-level tests, applied in the fixture below where they must fail: two models whose counts differ, a
     # composite key that is not one (two groups: Regular and CatchUp), a row count the model does not have, and
     # codes that are not in a list (the ten statuses and the broken one are no reject reasons).
-    "row_counts_differ": ("row_count_matches_fct_billing_runs_ref_stg_zuora__entities_", "fail", 1),
-    "key_not_unique": ("unique_combination_fct_billing_runs_", "fail", 2),
-    "row_count_is_not": ("row_count_is_fct_billing_runs_", "fail", 1),
-    "unknown_codes": ("known_codes_fct_billing_runs_status__", "fail", 11),
+    "row_counts_differ": ("broken__row_counts_differ", "fail", 1),
+    "key_not_unique": ("broken__key_not_unique", "fail", 2),
+    "row_count_is_not": ("broken__row_count_is_not", "fail", 1),
+    "unknown_codes": ("broken__unknown_codes", "fail", 11),
 }
 
 # Added to the copy's marts YAML, after the real reconciliation of fct_billing_runs.
@@ -108,15 +86,19 @@ RECONCILIATION_ANCHOR = (
     "            compare_except_where: is_deleted\n"
 )
 RECONCILIATION_FIXTURE = """      - row_count_matches:
+          name: broken__row_counts_differ
           arguments:
             compare_model: ref('stg_zuora__entities')
       - unique_combination:
+          name: broken__key_not_unique
           arguments:
             columns: [billing_run_type]
       - row_count_is:
+          name: broken__row_count_is_not
           arguments:
             expected: 3
       - known_codes:
+          name: broken__unknown_codes
           column_name: status
           arguments:
             to: ref('audit_reject_reasons')
@@ -155,20 +137,26 @@ def broken_build(tmp_path_factory, demo_exports):
     return run.results()
 
 
+def test_every_data_test_is_named_after_its_rule():
+    """Each data test of the project has a name: in the YAML (the model, then the rule), not dbt's generated one."""
+    manifest = json.loads((ROOT / "target" / "manifest.json").read_text())
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test" and "test_metadata" in n]
+    assert tests and [t["name"] for t in tests if "__" not in t["name"] or t["name"].startswith("test_")] == []
+    assert all(t["name"].startswith(t["attached_node"].split(".")[-1] + "__") for t in tests if t["attached_node"])
+
+
 @pytest.mark.parametrize("rule", sorted(EXPECTED))
 def test_rule_fails_on_bad_data(broken_build, rule):
-    test_prefix, status, failures = EXPECTED[rule]
-    matches = {name: r for name, r in broken_build.items() if name.startswith(test_prefix)}
-    assert len(matches) == 1, f"expected one dbt test named {test_prefix}*, found {sorted(matches)}"
-    (result,) = matches.values()
+    test_name, status, failures = EXPECTED[rule]
+    assert test_name in broken_build, f"no dbt test named {test_name}"
+    result = broken_build[test_name]
     assert (result["status"], result["failures"]) == (status, failures), result.get("message")
 
 
 def test_only_the_broken_rules_fail(broken_build):
     """Nothing else fails: each broken row trips its own rule and no other."""
     failing = {name for name, r in broken_build.items() if r["unique_id"].startswith("test.") and r["status"] != "pass"}
-    expected = {name for name in failing for prefix, _, _ in EXPECTED.values() if name.startswith(prefix)}
-    assert failing == expected, f"unexpected failures: {sorted(failing - expected)}"
+    assert failing == {name for name, _, _ in EXPECTED.values()}
 
 
 def test_contract_rejects_a_missing_status(tmp_path, demo_exports):

@@ -150,18 +150,6 @@ def test_build_output_is_short_and_colourless_off_a_terminal(built):
     assert max(len(line) for line in built["result"].stdout.splitlines()) < 160
 
 
-def test_warnings_are_shown_with_their_test(built):
-    """The build's warn-level tests are not hidden with the per-test lines."""
-    out = built["result"].stdout
-    warned = [
-        line
-        for line in (next((built["wh"] / "build").iterdir()) / "dbt-build.log").read_text().splitlines()
-        if " WARN " in line and " of " in line
-    ]
-    for line in warned:
-        assert line.split("  ", 1)[1].strip() in out
-
-
 def test_the_generator_needs_an_output_folder_and_writes_reexports(tmp_path):
     run = [sys.executable, "-m", "zuora_wh.generate"]
     missing = subprocess.run([*run, "--bill-runs", "5"], cwd=ROOT, capture_output=True, text=True)

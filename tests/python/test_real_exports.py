@@ -80,6 +80,33 @@ def test_tie_on_updated_date_newest_file_wins(tmp_path):
     assert all(names[r["Billing Run: ID"]] == "from the newer file" for r in rows[:3])
 
 
+def test_an_older_version_in_a_later_incremental_build_does_not_win(tmp_path):
+    """An incremental build writes again the runs of the files it loads, from all of their versions: a file that
+    arrives later with an older version of a run (an old export copied in late) leaves the newer version in place,
+    as a fresh build of the folder would."""
+    exports = tmp_path / "exports"
+    _, run_path = write_demo_files(exports, bill_runs=20)
+    build(exports, tmp_path / "wh")
+    header, rows = read_csv(run_path)
+    run = next(r for r in rows if r["Billing Run: Status"] == "Posted")
+    # the same run as it was when it had just been created: Pending, updated when it was created, nothing counted
+    pending = {"Status": "Pending", "Name": "older", "Updated Date": run["Billing Run: Created Date"]}
+    not_yet = ("Executed Date", "Start Date", "End Date", "Posted Date", "Total Time", "Number Of Accounts")
+    pending |= {name: "" for name in (*not_yet, "Number Of Invoices", "Number of Credit Memos")}
+    older = dict(run, **{"Billing Run: " + name: value for name, value in pending.items()})
+    write_csv(exports / "late_copy_of_an_old_export.csv", header, [older])
+    result = build(exports, tmp_path / "wh")
+    assert "1 to load" in result.stdout and "rebuilding" not in result.stdout  # incremental
+    db = tmp_path / "wh" / "zuora.duckdb"
+    sql = "select billing_run_name, _source_file from marts.fct_billing_runs where billing_run_id = ?"
+    assert query(db, sql, [run["Billing Run: ID"]]) == [(run["Billing Run: Name"] or None, str(run_path))]
+    superseded = query(
+        db,
+        "select rows_superseded from audit.audit_export_file_reconciliation where source_file like '%late_copy%'",
+    )
+    assert superseded == [(1,)]
+
+
 def test_missing_optional_columns_become_nulls(tmp_path):
     exports = tmp_path / "exports"
     entity_path, run_path = write_demo_files(exports, bill_runs=40)
