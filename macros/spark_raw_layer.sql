@@ -2,8 +2,8 @@
   Spark, real-export mode: the build lays its raw layer (schema raw) over the export files before any model runs
   (on-run-start). `python -m zuora_wh build --target spark` checks the files and writes the statements, one JSON
   object per line ({"n": order, "statement": SQL}), to the file that ZUORA_SPARK_RAW_LAYER names (as Spark takes a
-  path: glob characters escaped); the one writer of the raw layer for both engines is zuora_wh/read_exports.py
-  (raw_layer). Spark reads that file and each statement runs in order. On DuckDB, and for the demo, this does
+  path: glob characters escaped); the one writer of the raw layer for both engines is zuora_wh/raw_layer.py
+  (statements). Spark reads that file and each statement runs in order. On DuckDB, and for the demo, this does
   nothing: there the build lays the views before dbt starts, and the demo's raw layer is the seeds.
 #}
 {% macro zuora_spark_raw_layer() %}

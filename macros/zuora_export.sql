@@ -33,12 +33,12 @@
 {%- endmacro %}
 
 {# The tenant of a row (_tenant of the raw layer), or the default tenant when its folder names none. #}
-{% macro zuora_tenant(tenant_expr='_tenant') -%}
+{% macro zuora_tenant(tenant_expr) -%}
     coalesce({{ tenant_expr }}, '{{ var("zuora_default_tenant") }}')
 {%- endmacro %}
 
 {# The time zone of a row's tenant (_tenant_timezone of the raw layer), or the build's, var zuora_tenant_timezone. #}
-{% macro zuora_tenant_timezone(timezone_expr='_tenant_timezone') -%}
+{% macro zuora_tenant_timezone(timezone_expr) -%}
     coalesce({{ timezone_expr }}, '{{ var("zuora_tenant_timezone") }}')
 {%- endmacro %}
 

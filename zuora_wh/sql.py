@@ -1,7 +1,7 @@
 """Quoting and type names for the SQL the tooling writes: the one place that knows how each engine spells them.
 
 DuckDB is the engine of every command; Spark only receives the raw layer over an export folder
-(``read_exports.raw_layer``), when a build runs with ``--target spark``.
+(``raw_layer.statements``), when a build runs with ``--target spark``.
 """
 
 from __future__ import annotations

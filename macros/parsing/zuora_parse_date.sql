@@ -2,12 +2,12 @@
   Parses a Zuora date field (Target Date, Invoice Date) into a date. Accepted spellings:
   - ISO 2025-01-31, as the API and AQuA write it;
   - localised UI exports: 01/31/2025 (en_US) or 31/01/2025 (en_GB), in the order order_expr names for the row
-    ('MDY' or 'DMY'; by default _slash_date_order, which the build decides per file from the file's own dates:
-    zuora_wh/read_exports.py); 31.01.2025 (de); 2025/01/31 (ja).
+    ('MDY' or 'DMY'; staging passes _slash_date_order, which the build decides per file from the file's own dates:
+    zuora_wh/input_files.py); 31.01.2025 (de); 2025/01/31 (ja).
   Anything else becomes null. text_expr is text already cleaned by zuora_clean_text (staging cleans every
   field once, then parses the cleaned text).
 #}
-{% macro zuora_parse_date(text_expr, order_expr='_slash_date_order') -%}
+{% macro zuora_parse_date(text_expr, order_expr) -%}
     {{ return(adapter.dispatch('zuora_parse_date', 'zuora_billing_runs')(text_expr, order_expr)) }}
 {%- endmacro %}
 

@@ -3,15 +3,15 @@
   - With an offset, as Zuora writes them: 2025-03-09T01:30:00-08:00, ...-0800, ...+01, ...Z, optionally
     with fractional seconds. The offset is applied, never dropped.
   - Without an offset the value is tenant-local time, converted with that zone's daylight-saving rules; the zone
-    is timezone_expr, by default the row's _tenant_timezone (the tenant's zone: the extractor's state file, else
-    the variable zuora_tenant_timezone, by default Zuora's system zone America/Los_Angeles):
+    is timezone_expr (staging passes the row's _tenant_timezone: the tenant's zone, from the extractor's state file,
+    else the variable zuora_tenant_timezone, by default Zuora's system zone America/Los_Angeles):
       * the bare date 2025-03-09: Zuora writes a datetime that is exactly midnight as the date alone;
       * 2025-03-09T01:30:00 or 2025-03-09 01:30:00;
       * localised UI exports: 03/09/2025, 03/09/2025 01:30:00 and 03/09/2025 01:30 (a spreadsheet's re-save; the
         slash order is order_expr's, as in zuora_parse_date), 09.03.2025, 2025/03/09.
   Anything else becomes null. text_expr is text already cleaned by zuora_clean_text.
 #}
-{% macro zuora_parse_timestamp_utc(text_expr, timezone_expr='_tenant_timezone', order_expr='_slash_date_order') -%}
+{% macro zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {{ return(adapter.dispatch('zuora_parse_timestamp_utc', 'zuora_billing_runs')(text_expr, timezone_expr, order_expr)) }}
 {%- endmacro %}
 

@@ -7,9 +7,9 @@
     {{ return(var('zuora_rules')[name]) }}
 {%- endmacro %}
 
-{# status_expr in (the values of the rule rule_name), such as not_started_statuses; status_expr can be any
-   column the rule's list is of (no_invoice_run_types is of billing_run_type). #}
-{% macro zuora_status_in(rule_name, status_expr='status') -%}
+{# status_expr in (the values of the rule rule_name), such as not_started_statuses; status_expr is the column the
+   rule's list is of: a status, or billing_run_type for billing_run_types and no_invoice_run_types. #}
+{% macro zuora_status_in(rule_name, status_expr) -%}
     {{ status_expr }} in ({{ zuora_quoted_list(zuora_rule(rule_name)) }})
 {%- endmacro %}
 

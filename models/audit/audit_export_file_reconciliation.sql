@@ -1,7 +1,8 @@
 {#-
   Nothing lost: for each export file and each kind of record it carries, every row read is either loaded (it is
   the version in the mart), rejected (in the quarantine), superseded (another version of the same bill run
-  or entity won) or deleted (a row of a bill run Zuora deleted: fct_deleted_billing_runs). rows_unaccounted must be 0: a test fails the build otherwise.
+  or entity won) or deleted (a row of a bill run Zuora deleted: fct_deleted_billing_runs). rows_unaccounted must be
+  0: a test fails the build otherwise.
 -#}
 
 with
@@ -42,15 +43,72 @@ entities as (
 
 ),
 
-run_counts as (
+run_outcomes as (
 
-    {{ zuora_reconciliation_counts('run_versions', 'billing_runs', 'billing_run_id', 'deleted_runs') }}
+    -- what became of each bill-run row: rejected; else deleted (Zuora deleted its run); else loaded (it is the
+    -- version the mart holds) or superseded (the mart holds another version of its run); null: unaccounted
+    select
+        run_versions._source_file as source_file,
+        case
+            when {{ zuora_is_rejected('run_versions._reject_reasons') }} then 'rejected'
+            when deleted_runs.billing_run_id is not null then 'deleted'
+            when
+                billing_runs._source_file = run_versions._source_file
+                and billing_runs._source_row_number = run_versions._source_row_number
+                then 'loaded'
+            when billing_runs.billing_run_id is not null then 'superseded'
+        end as outcome
+    from run_versions
+    left join billing_runs
+        on run_versions.tenant = billing_runs.tenant and run_versions.billing_run_id = billing_runs.billing_run_id
+    left join deleted_runs
+        on run_versions.tenant = deleted_runs.tenant and run_versions.billing_run_id = deleted_runs.billing_run_id
 
 ),
 
-entity_counts as (
+entity_outcomes as (
 
-    {{ zuora_reconciliation_counts('entity_versions', 'entities', 'entity_id') }}
+    -- the same for each entity row (Zuora's deletions of entities are not exported)
+    select
+        entity_versions._source_file as source_file,
+        case
+            when {{ zuora_is_rejected('entity_versions._reject_reasons') }} then 'rejected'
+            when
+                entities._source_file = entity_versions._source_file
+                and entities._source_row_number = entity_versions._source_row_number
+                then 'loaded'
+            when entities.entity_id is not null then 'superseded'
+        end as outcome
+    from entity_versions
+    left join entities
+        on entity_versions.tenant = entities.tenant and entity_versions.entity_id = entities.entity_id
+
+),
+
+outcome_counts as (
+
+    select
+        source_file,
+        record_type,
+        count(*) as rows_read,
+        count(case when outcome = 'loaded' then 1 end) as rows_loaded,
+        count(case when outcome = 'rejected' then 1 end) as rows_rejected,
+        count(case when outcome = 'superseded' then 1 end) as rows_superseded,
+        count(case when outcome = 'deleted' then 1 end) as rows_deleted
+    from (
+        select
+            source_file,
+            'billing_run' as record_type,
+            outcome
+        from run_outcomes
+        union all
+        select
+            source_file,
+            'entity' as record_type,
+            outcome
+        from entity_outcomes
+    ) as outcomes
+    group by 1, 2
 
 ),
 
@@ -85,20 +143,14 @@ counted as (
         expected.file_kind,
         expected.file_format,
         expected.tenant,
-        coalesce(run_counts.rows_read, entity_counts.rows_read, 0) as rows_read,
-        coalesce(run_counts.rows_loaded, entity_counts.rows_loaded, 0) as rows_loaded,
-        coalesce(run_counts.rows_rejected, entity_counts.rows_rejected, 0) as rows_rejected,
-        coalesce(run_counts.rows_superseded, entity_counts.rows_superseded, 0) as rows_superseded,
-        coalesce(run_counts.rows_deleted, entity_counts.rows_deleted, 0) as rows_deleted
+        coalesce(outcome_counts.rows_read, 0) as rows_read,
+        coalesce(outcome_counts.rows_loaded, 0) as rows_loaded,
+        coalesce(outcome_counts.rows_rejected, 0) as rows_rejected,
+        coalesce(outcome_counts.rows_superseded, 0) as rows_superseded,
+        coalesce(outcome_counts.rows_deleted, 0) as rows_deleted
     from expected
-    left join run_counts
-        on
-            expected.record_type = 'billing_run'
-            and expected.source_file = run_counts.source_file
-    left join entity_counts
-        on
-            expected.record_type = 'entity'
-            and expected.source_file = entity_counts.source_file
+    left join outcome_counts
+        on expected.source_file = outcome_counts.source_file and expected.record_type = outcome_counts.record_type
 
 ),
 

@@ -48,7 +48,7 @@ field_checked as (
             end,
             case
                 when status is null then 'missing_status'
-                when not {{ zuora_status_in('statuses') }} then 'unknown_status'
+                when not {{ zuora_status_in('statuses', 'status') }} then 'unknown_status'
             end,
             case
                 when billing_run_type is null then 'missing_billing_run_type'
@@ -101,16 +101,16 @@ field_checked as (
             case
                 -- the state machine: what a run in each status can and cannot have
                 when
-                    {{ zuora_status_in('not_started_statuses') }}
+                    {{ zuora_status_in('not_started_statuses', 'status') }}
                     and (started_at is not null or total_time_ms is not null)
                     then 'inconsistent_with_status'
-                when {{ zuora_status_in('not_ended_statuses') }} and ended_at is not null
+                when {{ zuora_status_in('not_ended_statuses', 'status') }} and ended_at is not null
                     then 'inconsistent_with_status'
                 when
-                    posted_at is not null and {{ zuora_status_in('statuses') }}
-                    and not {{ zuora_status_in('ever_posted_statuses') }}
+                    posted_at is not null and {{ zuora_status_in('statuses', 'status') }}
+                    and not {{ zuora_status_in('ever_posted_statuses', 'status') }}
                     then 'inconsistent_with_status'
-                when {{ zuora_status_in('posted_date_required_statuses') }} and posted_at is null
+                when {{ zuora_status_in('posted_date_required_statuses', 'status') }} and posted_at is null
                     then 'inconsistent_with_status'
                 when {{ zuora_status_in('no_invoice_run_types', 'billing_run_type') }} and number_of_invoices > 0
                     then 'inconsistent_with_status'

@@ -96,8 +96,10 @@ typed as (
 
     select
         *,
-        {{ zuora_parse_timestamp_utc('entity_created_at_text') }} as entity_created_at,
-        {{ zuora_parse_timestamp_utc('entity_updated_at_text') }} as entity_updated_at
+        {{ zuora_parse_timestamp_utc('entity_created_at_text', '_tenant_timezone', '_slash_date_order') }}
+            as entity_created_at,
+        {{ zuora_parse_timestamp_utc('entity_updated_at_text', '_tenant_timezone', '_slash_date_order') }}
+            as entity_updated_at
     from cleaned
 
 ),

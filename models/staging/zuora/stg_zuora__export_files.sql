@@ -25,7 +25,7 @@ files as (
             'billing_run' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
-            {{ zuora_tenant() }} as tenant,
+            {{ zuora_tenant('_tenant') }} as tenant,
             _source_file_order as source_file_order,
             cast(null as string) as extract_kind
         from {{ zuora_export('billing_run') }}
@@ -35,7 +35,7 @@ files as (
             'entity' as file_kind,
             'CSV, comma' as file_format,
             'label' as header_style,
-            {{ zuora_tenant() }} as tenant,
+            {{ zuora_tenant('_tenant') }} as tenant,
             _source_file_order as source_file_order,
             cast(null as string) as extract_kind
         from {{ zuora_export('entity') }}
