@@ -9,7 +9,7 @@ A build, on DuckDB (the default) or on Spark (``--target spark``):
    (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed makes it a full
    refresh;
 4. lays the raw layer over the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements
-   the Spark build runs first;
+   the Spark build runs first; and moves the tables an earlier version built under other names;
 5. makes sure it replaces no warehouse of another input (the demo gives way);
 6. runs ``dbt build`` (``zuora_wh.dbt_runner``): every model, data test and unit test;
 7. records which files it loaded, prints the summary, and publishes (``zuora_wh.publish``): only a build whose every
@@ -45,6 +45,19 @@ from zuora_wh.warehouse import DEMO, build_db_path, input_name, published_input,
 # What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
 SPARK_LOADED = "export_files_loaded.json"
 
+# Tables that earlier versions built under other names (CHANGELOG: breaking schema changes). The status history is
+# appended to at every build, so it moves to its new name with its rows; the others are built anew every time
+# under their new names, so the old tables go (else the served warehouse and its Parquet would keep them, stale).
+MOVED_TABLES = {"staging.int_zuora__billing_run_status_history": "marts.fct_billing_run_status_history"}
+DROPPED_TABLES = (
+    "marts.dim_zuora_entities",
+    "marts.dim_warehouse_build",
+    "marts.dim_reject_reasons",
+    "marts.fct_billing_run_rejects",
+    "marts.fct_entity_rejects",
+    "marts.fct_export_file_reconciliation",
+)
+
 
 @dataclass
 class Plan:
@@ -76,6 +89,8 @@ def build(args) -> int:
                 plan = plan_files(export_dir, folder / "cache", known, full_refresh)
                 full_refresh = plan.full_refresh
                 lay_raw_layer(build_db, export_dir, plan, spark)
+            if not spark:
+                move_renamed_tables(build_db)
             if not (spark or args.no_publish):
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
@@ -92,8 +107,8 @@ def build(args) -> int:
             record_loaded(build_db, plan, spark)
         if spark:
             print(
-                f"built on Spark: the marts are the tables of schema marts in the metastore of {folder} (Parquet "
-                f"under {folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)"
+                f"built on Spark: the marts are the tables of schemas marts and audit in the metastore of {folder} "
+                f"(Parquet under {folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)"
             )
             return 0
         print(summary(build_db))
@@ -172,6 +187,29 @@ def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> 
     (folder / SPARK_RAW_LAYER).write_text(
         "".join(json.dumps({"n": i, "statement": s}) + "\n" for i, s in enumerate(sql))
     )
+
+
+def move_renamed_tables(build_db: Path) -> None:
+    """A build file of an earlier version: its tables under their new names (MOVED_TABLES, DROPPED_TABLES)."""
+    if not build_db.exists():
+        return
+    with duckdb.connect(str(build_db)) as con:
+        sql = "select schema_name || '.' || table_name from duckdb_tables() where database_name = current_database()"
+        tables = {name for (name,) in con.execute(sql).fetchall()}
+        moved = [(old, new) for old, new in MOVED_TABLES.items() if old in tables]
+        dropped = [old for old in DROPPED_TABLES if old in tables]
+        for old, new in moved:
+            if new not in tables:
+                con.execute(f"create schema if not exists {new.split('.')[0]}")
+                con.execute(f"create table {new} as select * from {old}")
+            con.execute(f"drop table {old}")
+        for old in dropped:
+            con.execute(f"drop table {old}")
+    if moved or dropped:
+        what = [f"{old} is now {new}" for old, new in moved] + [f"{len(dropped)} tables renamed (CHANGELOG)"] * bool(
+            dropped
+        )
+        print(f"upgraded the build file: {'; '.join(what)}")
 
 
 def record_loaded(build_db: Path, plan: Plan, spark: bool) -> None:

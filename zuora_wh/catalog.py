@@ -1,8 +1,10 @@
 """``make catalog``: write the blocks of YAML and Markdown that list the data source's fields, from the one list
-of them (the var ``zuora_fields`` in dbt_project.yml).
+of them (``FIELDS`` in zuora_wh/columns.py).
 
-dbt's YAML cannot be computed when dbt parses it, yet dbt needs each model's columns written out (for the docs
-and the seeds' types). Those lists are generated here, between marker lines, and never edited by hand:
+dbt's YAML cannot be computed when dbt parses it, yet dbt needs each model's columns written out (for the docs,
+the contracts and the seeds' types). The lists that are the fields and nothing more (staging, the int models, the
+quarantine's raw values, the seeds) are generated here, between marker lines, and never edited by hand (the SQL
+is, and tests/python/test_columns.py keeps the two in step):
 
     # >>> make catalog: NAME
     ...generated...
@@ -55,6 +57,27 @@ def _doc_columns(fields: tuple[Field, ...], indent: str) -> list[str]:
     return out
 
 
+def _text_columns(fields: tuple[Field, ...], indent: str) -> list[str]:
+    """Staging keeps the cleaned text of each field it types (dates, datetimes, counts) for the int model's checks."""
+    out = []
+    for f in _in_mart_order(fields):
+        if f.kind in ("date", "datetime", "integer"):
+            out += [f"{indent}- name: {f.column}_text", f"{indent}  description: '{{{{ doc(\"field_text\") }}}}'"]
+    return out
+
+
+def _raw_columns(fields: tuple[Field, ...], indent: str) -> list[str]:
+    """The quarantine shows each field as written: text, whatever its type."""
+    out = []
+    for f in _in_mart_order(fields):
+        out += [
+            f"{indent}- name: {f.column}",
+            f"{indent}  description: '{{{{ doc(\"raw_value\") }}}}'",
+            f"{indent}  data_type: varchar",
+        ]
+    return out
+
+
 def _seed_columns(fields: tuple[Field, ...], indent: str) -> list[str]:
     out = []
     for f in fields:
@@ -92,18 +115,23 @@ def _status_columns(_: tuple[Field, ...], indent: str) -> list[str]:
     return out
 
 
+STAGING_YML = "models/staging/zuora/_zuora__models.yml"
+INT_YML = "models/intermediate/_int_zuora__models.yml"
+AUDIT_YML = "models/audit/_audit__models.yml"
+SEEDS_YML = "seeds/_zuora__seeds.yml"
+
 # block name -> (file, the fields, how each is written)
 BLOCKS: dict[str, tuple[str, tuple[Field, ...], Callable[[tuple[Field, ...], str], list[str]]]] = {
-    "stg_zuora__billing_runs": ("models/staging/zuora/_zuora__models.yml", BILLING_RUN_EXPORT_FIELDS, _doc_columns),
-    "stg_zuora__entities": ("models/staging/zuora/_zuora__models.yml", ENTITY_FIELDS, _doc_columns),
-    "int_zuora__billing_run_versions": (
-        "models/intermediate/_int_zuora__models.yml",
-        BILLING_RUN_EXPORT_FIELDS,
-        _doc_columns,
-    ),
-    "int_zuora__entity_versions": ("models/intermediate/_int_zuora__models.yml", ENTITY_FIELDS, _doc_columns),
-    "zuora_billing_run_export columns": ("seeds/_zuora__seeds.yml", BILLING_RUN_EXPORT_FIELDS, _seed_columns),
-    "zuora_entity_export columns": ("seeds/_zuora__seeds.yml", ENTITY_FIELDS, _seed_columns),
+    "stg_zuora__billing_runs": (STAGING_YML, BILLING_RUN_EXPORT_FIELDS, _doc_columns),
+    "stg_zuora__billing_runs text": (STAGING_YML, BILLING_RUN_EXPORT_FIELDS, _text_columns),
+    "stg_zuora__entities": (STAGING_YML, ENTITY_FIELDS, _doc_columns),
+    "stg_zuora__entities text": (STAGING_YML, ENTITY_FIELDS, _text_columns),
+    "int_zuora__billing_run_versions": (INT_YML, BILLING_RUN_EXPORT_FIELDS, _doc_columns),
+    "int_zuora__entity_versions": (INT_YML, ENTITY_FIELDS, _doc_columns),
+    "audit_billing_run_rejects": (AUDIT_YML, BILLING_RUN_EXPORT_FIELDS, _raw_columns),
+    "audit_entity_rejects": (AUDIT_YML, ENTITY_FIELDS, _raw_columns),
+    "zuora_billing_run_export columns": (SEEDS_YML, BILLING_RUN_EXPORT_FIELDS, _seed_columns),
+    "zuora_entity_export columns": (SEEDS_YML, ENTITY_FIELDS, _seed_columns),
     "zuora_billing_run_export types": ("dbt_project.yml", BILLING_RUN_EXPORT_FIELDS, _seed_types),
     "zuora_entity_export types": ("dbt_project.yml", ENTITY_FIELDS, _seed_types),
     "column mapping": ("README.md", (), _readme_table),

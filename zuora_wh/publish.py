@@ -149,12 +149,14 @@ def marts_of(con, database: str = "build") -> dict[str, tuple[str, list[tuple[st
 
 
 def _write_parquet(con, parquet_dir: Path) -> None:
-    """Every mart and audit table as a Parquet file, each by an atomic rename. Their timestamps are UTC without a
+    """Every mart and audit table as a Parquet file, each by an atomic rename (and no file of a table that is gone).
+    Their timestamps are UTC without a
     zone (the warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC),
     so that every reader, whatever its own zone, shows the same moment."""
     con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
     parquet_dir.mkdir(parents=True, exist_ok=True)
-    for mart, (schema, columns) in marts_of(con).items():
+    marts = marts_of(con)
+    for mart, (schema, columns) in marts.items():
         final = parquet_dir / f"{mart}.parquet"
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
         select = ", ".join(
@@ -172,6 +174,10 @@ def _write_parquet(con, parquet_dir: Path) -> None:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
+    # the folder holds the warehouse's tables, nothing else: a table renamed or gone takes its file with it
+    for stale in parquet_dir.glob("*.parquet"):
+        if stale.stem not in marts:
+            stale.unlink()
 
 
 def fsync_path(path: Path) -> None:

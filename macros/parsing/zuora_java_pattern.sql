@@ -1,7 +1,8 @@
 {# The Java (Spark) patterns of a strptime format: %z has three spellings in Java (X: +01, XX: +0100, XXX: +01:00
-   and Z), so one format can give three patterns. #}
+   and Z), so one format can give three patterns. Month, day and hour are single letters, which Java reads as one
+   or two digits, as DuckDB's strptime reads %m, %d and %H (a US spreadsheet writes 2/8/2025 3:05). #}
 {% macro zuora_java_patterns(format) -%}
-    {%- set java = format | replace('%Y', 'yyyy') | replace('%m', 'MM') | replace('%d', 'dd') | replace('%H', 'HH')
+    {%- set java = format | replace('%Y', 'yyyy') | replace('%m', 'M') | replace('%d', 'd') | replace('%H', 'H')
         | replace('%M', 'mm') | replace('%S', 'ss') | replace('%f', 'SSSSSS') | replace('T', "'T'") -%}
     {%- if '%z' in java -%}
         {{ return([java | replace('%z', 'XXX'), java | replace('%z', 'XX'), java | replace('%z', 'X')]) }}

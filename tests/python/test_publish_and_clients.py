@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 import sqlalchemy
@@ -393,6 +394,43 @@ def _dead_pid() -> int:
     """The ID of a process that has ended."""
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     return int(proc.stdout)
+
+
+def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path):
+    """A warehouse built before the renames (CHANGELOG: breaking changes): the next build keeps the status history,
+    which no build can make again, under its new name with every row; the old tables leave the build file, the
+    served file and the Parquet folder."""
+    wh = tmp_path / "wh"
+    assert zuora_wh("build", warehouse=wh).returncode == 0
+    build_db = next((wh / "build").iterdir()) / "zuora.duckdb"
+    with duckdb.connect(str(build_db)) as con:
+        # the earlier layout, with a version of a run that only the history still knows
+        con.execute(
+            "create table staging.int_zuora__billing_run_status_history as select * from "
+            "marts.fct_billing_run_status_history union all (select * replace ('Pending' as status, "
+            "updated_at - interval 1 day as updated_at) from marts.fct_billing_run_status_history limit 1)"
+        )
+        con.execute("drop table marts.fct_billing_run_status_history")
+        con.execute("alter table marts.dim_entities rename to dim_zuora_entities")
+        con.execute("create table marts.fct_billing_run_rejects as from audit.audit_billing_run_rejects")
+        (before,) = con.execute("select count(*) from staging.int_zuora__billing_run_status_history").fetchone()
+    (wh / "parquet" / "dim_zuora_entities.parquet").write_bytes((wh / "parquet" / "dim_entities.parquet").read_bytes())
+    result = zuora_wh("build", warehouse=wh)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (
+        "upgraded the build file: staging.int_zuora__billing_run_status_history is now "
+        "marts.fct_billing_run_status_history; 2 tables renamed (CHANGELOG)"
+    ) in result.stdout
+    for db in (build_db, wh / "zuora.duckdb"):
+        tables = {name for (name,) in query(db, "select schema_name || '.' || table_name from duckdb_tables()")}
+        assert not tables & {
+            "staging.int_zuora__billing_run_status_history",
+            "marts.dim_zuora_entities",
+            "marts.fct_billing_run_rejects",
+        }
+        assert {"marts.dim_entities", "marts.fct_billing_run_status_history"} <= tables
+        assert query(db, "select count(*) from marts.fct_billing_run_status_history") == [(before,)]
+    assert not (wh / "parquet" / "dim_zuora_entities.parquet").exists()
 
 
 def test_publish_removes_what_killed_builds_left_behind(tmp_path):

@@ -17,9 +17,11 @@ import duckdb
 from helpers import zuora_wh_command
 
 from zuora_wh.dbt_runner import DUCKDB_TARGET, SPARK_TARGET
+from zuora_wh.publish import PUBLISHED_SCHEMAS
 from zuora_wh.warehouse import build_db_path, spark_dir
 
-NOT_COMPARED = {"built_at", "dbt_invocation_id"}  # when and by which invocation each engine built
+# when and by which invocation each engine built, or recorded a version of the status history
+NOT_COMPARED = {"built_at", "dbt_invocation_id", "recorded_at"}
 
 
 def start_build(warehouse: Path, export_dir: Path | None, *args: str) -> subprocess.Popen:
@@ -57,32 +59,31 @@ def _normal(value):
 
 
 def mart_differences(duckdb_file: Path, spark_folder: Path) -> tuple[int, list[str]]:
-    """Every mart of the DuckDB build against the table Spark wrote, row for row and column for column (timestamps
-    in UTC, nulls equal, numbers to 9 decimals): (marts compared, a description of each mart that differs, with up
-    to five rows found on one engine only)."""
+    """Every mart and audit table of the DuckDB build against the table Spark wrote, row for row and column for
+    column (timestamps in UTC, nulls equal, numbers to 9 decimals): (tables compared, a description of each table
+    that differs, with up to five rows found on one engine only)."""
     differences, compared = [], 0
     with duckdb.connect(str(duckdb_file), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
-        marts = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        ]
-        for mart in marts:
+        marts = con.execute(
+            "select table_schema, table_name from information_schema.tables where list_contains(?, table_schema) "
+            "order by 1, 2",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        for schema, mart in marts:
             columns = [
                 c
                 for (c,) in con.execute(
-                    "select column_name from information_schema.columns where table_schema = 'marts' "
+                    "select column_name from information_schema.columns where table_schema = ? "
                     "and table_name = ? order by ordinal_position",
-                    [mart],
+                    [schema, mart],
                 ).fetchall()
                 if c not in NOT_COMPARED
             ]
             select = ", ".join(f'"{c}"' for c in columns)
-            duck_rows = con.execute(f"select {select} from marts.{mart}").fetchall()
+            duck_rows = con.execute(f"select {select} from {schema}.{mart}").fetchall()
             duck = sorted((tuple(map(_normal, r)) for r in duck_rows), key=repr)
-            files = sorted((spark_folder / "warehouse" / "marts.db" / mart).glob("*.parquet"))
+            files = sorted((spark_folder / "warehouse" / f"{schema}.db" / mart).glob("*.parquet"))
             spk = (
                 sorted(
                     (
