@@ -7,7 +7,7 @@ A build, on DuckDB (the default) or on Spark (``--target spark``):
 2. works in the build folder of its input (the demo, or one export folder: ``zuora_wh.warehouse``);
 3. checks every file of the export folder, and tells which changed since the last successful build
    (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed makes it a full
-   refresh;
+   refresh; when nothing changed, the served warehouse is current (``zuora_wh.current``) and the build stops;
 4. lays the raw layer over the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements
    the Spark build runs first; and moves the tables an earlier version built under other names;
 5. makes sure it replaces no warehouse of another input (the demo gives way);
@@ -30,17 +30,26 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from zuora_wh import input_files, loaded_files, options, raw_layer
+from zuora_wh import current, input_files, loaded_files, options, raw_layer
 from zuora_wh.dbt_runner import DUCKDB_TARGET, ROOT, SPARK_RAW_LAYER, SPARK_TARGET, run_dbt
 from zuora_wh.errors import ExportError, UsageError
-from zuora_wh.publish import build_lock, publish
+from zuora_wh.publish import FINGERPRINTS, build_lock, publish
 from zuora_wh.report import summary
 from zuora_wh.sql import SPARK
-from zuora_wh.warehouse import DEMO, build_db_path, input_name, published_input, served_db, spark_dir
+from zuora_wh.warehouse import (
+    DEMO,
+    build_db_path,
+    input_name,
+    prepare_build_file,
+    published_input,
+    served_db,
+    spark_dir,
+)
 
 # What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
 SPARK_LOADED = "export_files_loaded.json"
@@ -81,17 +90,29 @@ def build(args) -> int:
     full_refresh = args.full_refresh
     plan = None
     started = time.monotonic()
+    publishing = not (spark or args.no_publish)
+    published = [served_db(warehouse_dir), warehouse_dir / "parquet" / FINGERPRINTS]
     with build_lock(warehouse_dir, wait=not args.no_wait):
         with build_folder(folder, build_db, export_dir):
             (folder / SPARK_RAW_LAYER).unlink(missing_ok=True)  # a Spark build runs only the statements laid now
+            if not spark:
+                say(prepare_build_file(build_db))
             if export_dir is not None:
                 known = {} if full_refresh else loaded(build_db, spark)
                 plan = plan_files(export_dir, folder / "cache", known, full_refresh)
                 full_refresh = plan.full_refresh
+            settings = current.fingerprint(args.dbt_args)
+            if publishing and not full_refresh and (plan is None or not plan.to_load):
+                at = current.published_at(folder, settings, published)
+                if at is not None:
+                    print(f"the warehouse is current: nothing changed since the build published at {at}")
+                    return 0
+            current.forget(folder)
+            if plan is not None:
                 lay_raw_layer(build_db, export_dir, plan, spark)
             if not spark:
                 move_renamed_tables(build_db)
-            if not (spark or args.no_publish):
+            if publishing:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
         dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
         rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET if spark else DUCKDB_TARGET)
@@ -116,6 +137,7 @@ def build(args) -> int:
             print(f"built {build_db} (not published)")
             return 0
         publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet")
+        current.remember(folder, settings, published, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
         print(
             f"published {served_db(warehouse_dir)} and {warehouse_dir / 'parquet'}/ in "
             f"{time.monotonic() - started:.1f}s"
@@ -237,6 +259,11 @@ def check_replace(served: Path, export_dir: Path | None, replace: bool) -> None:
     )
 
 
+def say(line: str | None) -> None:
+    if line:
+        print(line)
+
+
 def check_spark() -> None:
     """Spark's extras are installed (requirements-spark.txt) and there is a Java to run it."""
     if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
@@ -253,6 +280,7 @@ def publish_again(args) -> int:
     warehouse_dir, export_dir, build_db = options.last_build(args)
     with build_lock(warehouse_dir, wait=not args.no_wait):
         check_replace(served_db(warehouse_dir), export_dir, args.replace)
+        say(prepare_build_file(build_db))
         publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet")
     print(f"published {served_db(warehouse_dir)}")
     return 0

@@ -15,6 +15,7 @@ published.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -23,14 +24,13 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from zuora_wh import options
-from zuora_wh.dbt_runner import dbt_env
+from zuora_wh import current, options
+from zuora_wh.dbt_runner import ROOT, dbt_env
 from zuora_wh.errors import UsageError, WarehouseError
 from zuora_wh.publish import build_lock
 from zuora_wh.sql import quote_string
-from zuora_wh.warehouse import published_build
+from zuora_wh.warehouse import published_build, served_db
 
-ROOT = Path(__file__).resolve().parents[1]
 SEMANTIC_YAML = ROOT / "models" / "marts" / "semantic" / "_semantic__models.yml"
 
 
@@ -114,13 +114,26 @@ def served_mf(warehouse_dir: Path, build_target: Path, args: list[str]) -> int:
     return subprocess.run([str(Path(sys.executable).parent / "mf"), *args], cwd=project, env=env).returncode
 
 
+# In the metrics folder: the served file its files were answered from, and the saved queries.
+ANSWERED_FROM = ".answered_from.json"
+
+
 def metrics(args) -> int:
     """``python -m zuora_wh metrics``: the saved queries' answers from the last build, as files beside the served
-    warehouse."""
+    warehouse; nothing to do when they were answered from the warehouse that is served now."""
     warehouse_dir, export_dir, build_db = options.last_build(args)
+    out_dir = warehouse_dir / "metrics"
     with build_lock(warehouse_dir, wait=not args.no_wait):
-        written = materialise(build_db, dbt_env(build_db, export_dir), warehouse_dir / "metrics")
-    print(f"metrics: {', '.join(p.name for p in written)} in {warehouse_dir / 'metrics'}/")
+        source = {"served": current.stamp(served_db(warehouse_dir)), "saved_queries": saved_queries()}
+        record = out_dir / ANSWERED_FROM
+        answered = all((out_dir / f"{name}.parquet").exists() for name in source["saved_queries"])
+        if answered and record.exists() and json.loads(record.read_text()) == source:
+            print(f"metrics: current, in {out_dir}/ (answered from the warehouse served now)")
+            return 0
+        record.unlink(missing_ok=True)
+        written = materialise(build_db, dbt_env(build_db, export_dir), out_dir)
+        record.write_text(json.dumps(source) + "\n")
+    print(f"metrics: {', '.join(p.name for p in written)} in {out_dir}/")
     return 0
 
 

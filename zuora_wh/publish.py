@@ -1,19 +1,22 @@
 """Publishing: the warehouse users read is replaced only by a complete, tested build, atomically.
 
-dbt builds into the build file (``warehouse/build/zuora.duckdb``), which no reader ever opens, so a BI tool
-holding the served file open never blocks a build and a build never breaks a dashboard. After the build and
-every error-severity test passed, ``publish`` copies the build file into a temporary file next to the served
-one (``COPY FROM DATABASE``, written in an old storage format that the DuckDB inside BI tools can open),
-checkpoints it and renames it over the served file. A rename is atomic: readers that already have the old
-file open keep reading it, new connections see the new one. The marts are also written as Parquet files the
-same way.
+dbt builds into the build file (``warehouse/build/<input>/zuora.duckdb``), which no reader ever opens, so a BI
+tool holding the served file open never blocks a build and a build never breaks a dashboard. After the build and
+every error-severity test passed, ``publish`` checkpoints the build file and copies it, byte for byte, into a
+temporary file next to the served one, then renames that over the served file. The build file is written in the
+storage format the DuckDB inside BI tools reads (``zuora_wh.warehouse.STORAGE_VERSION``), so the copy is the
+served file as it is. A rename is atomic: readers that already have the old file open keep reading it, new
+connections see the new one. The marts are also written as Parquet files the same way, each only when its content
+changed since the last publish (``_write_parquet``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +25,7 @@ import duckdb
 
 from zuora_wh.errors import BuildBusy
 from zuora_wh.sql import quote_identifier, quote_string
-
-# DuckDB 1.0 and every later version open this format: the DuckDB JDBC driver inside DBeaver and the Metabase
-# DuckDB driver lag behind the Python package by several releases.
-STORAGE_VERSION = "v1.0.0"
-
+from zuora_wh.warehouse import HEADER_VERSION, STORAGE_VERSION, header_version
 
 LOCK_FILE = ".build.lock"
 
@@ -80,11 +79,11 @@ def _running(pid: int) -> bool:
 
 def remove_stale_temporary_files(served_db: Path, parquet_dir: Path | None) -> list[Path]:
     """Remove the temporary files that publishing builds killed half-way left behind (``.zuora.duckdb.<pid>.tmp``
-    and its WAL, ``.<mart>.parquet.<pid>.tmp``): those whose process is no longer running. Call it while holding
-    the build lock. Returns what it removed."""
+    and its WAL, ``.<mart>.parquet.<pid>.tmp``, the fingerprints'): those whose process is no longer running. Call
+    it while holding the build lock. Returns what it removed."""
     patterns = [(served_db.parent, f".{served_db.name}.*.tmp*")]
     if parquet_dir is not None:
-        patterns.append((parquet_dir, ".*.parquet.*.tmp"))
+        patterns += [(parquet_dir, ".*.parquet.*.tmp"), (parquet_dir, f"{FINGERPRINTS}.*.tmp")]
     removed = []
     for folder, pattern in patterns:
         for path in folder.glob(pattern) if folder.is_dir() else []:
@@ -103,6 +102,8 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
     """
     if build_db.name != served_db.name:
         raise ValueError(f"the served file must be named like the build file ({build_db.name})")
+    if header_version(build_db) != HEADER_VERSION:
+        raise ValueError(f"{build_db} is not in the storage format BI tools read ({STORAGE_VERSION})")
     served_db.parent.mkdir(parents=True, exist_ok=True)
     removed = remove_stale_temporary_files(served_db, parquet_dir)
     if removed:
@@ -110,23 +111,20 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
             f"publish: removed {len(removed)} temporary file(s) left by builds killed while publishing: "
             + ", ".join(sorted(p.name for p in removed))
         )
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("checkpoint")  # every change in the file itself, none in its write-ahead log
     tmp = served_db.with_name(f".{served_db.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect()
     try:
-        con.execute(f"attach {quote_string(str(build_db))} as build (read_only)")
-        con.execute(f"attach {quote_string(str(tmp))} as published (storage_version '{STORAGE_VERSION}')")
-        con.execute("copy from database build to published")
-        con.execute("checkpoint published")
-        con.execute("detach published")
-        if parquet_dir is not None:
-            _write_parquet(con, parquet_dir)
+        shutil.copyfile(build_db, tmp)
         fsync_path(tmp)
+        if parquet_dir is not None:
+            with duckdb.connect() as con:
+                con.execute(f"attach {quote_string(str(tmp))} as build (read_only)")
+                _write_parquet(con, parquet_dir)
         os.replace(tmp, served_db)
+        fsync_path(served_db.parent)
     finally:
-        con.close()
         tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
 PUBLISHED_SCHEMAS = ("marts", "audit")  # what analysts read: the marts, and the warehouse's own records
@@ -148,16 +146,35 @@ def marts_of(con, database: str = "build") -> dict[str, tuple[str, list[tuple[st
     return marts
 
 
+# In the Parquet folder: the content fingerprint of each table as its file holds it (``_write_parquet``).
+FINGERPRINTS = ".fingerprints.json"
+
+
+def _fingerprint(con, schema: str, table: str, columns: list[tuple[str, str]]) -> str:
+    """The content of a table, in a few bytes: its columns and types, its row count, and two sums of its rows'
+    hashes (the order of the rows does not count; a sum and an xor, so that a pair of equal rows does not vanish)."""
+    count, total, xor = con.execute(
+        f"select count(*), sum(hash(t)), bit_xor(hash(t)) from build.{schema}.{quote_identifier(table)} as t"
+    ).fetchone()
+    return json.dumps([columns, count, str(total), str(xor)])
+
+
 def _write_parquet(con, parquet_dir: Path) -> None:
-    """Every mart and audit table as a Parquet file, each by an atomic rename (and no file of a table that is gone).
-    Their timestamps are UTC without a
-    zone (the warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC),
-    so that every reader, whatever its own zone, shows the same moment."""
+    """Every mart and audit table as a Parquet file, each by an atomic rename, when its content changed since its
+    file was written (and no file of a table that is gone). Their timestamps are UTC without a zone (the
+    warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC), so that
+    every reader, whatever its own zone, shows the same moment."""
     con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
     parquet_dir.mkdir(parents=True, exist_ok=True)
     marts = marts_of(con)
+    known_path = parquet_dir / FINGERPRINTS
+    known = json.loads(known_path.read_text()) if known_path.exists() else {}
+    written = {}
     for mart, (schema, columns) in marts.items():
         final = parquet_dir / f"{mart}.parquet"
+        written[mart] = _fingerprint(con, schema, mart, columns)
+        if final.exists() and known.get(mart) == written[mart]:
+            continue
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
         select = ", ".join(
             f"cast({quote_identifier(c)} as timestamptz) as {quote_identifier(c)}"
@@ -178,6 +195,9 @@ def _write_parquet(con, parquet_dir: Path) -> None:
     for stale in parquet_dir.glob("*.parquet"):
         if stale.stem not in marts:
             stale.unlink()
+    tmp = known_path.with_name(f"{FINGERPRINTS}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(written, indent=1))
+    os.replace(tmp, known_path)
 
 
 def fsync_path(path: Path) -> None:

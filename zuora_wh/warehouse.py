@@ -6,6 +6,9 @@
 - ``build/<input>/``: one build folder per input (the demo, or one export folder), so that incremental state never
   mixes: the build file ``zuora.duckdb`` that dbt writes, dbt's artifacts and logs, ``input.txt`` naming the input,
   and ``spark/`` for a build on Spark.
+
+The build file is written in the storage format of DuckDB 1.0 (``STORAGE_VERSION``), which the DuckDB inside BI
+tools reads, so that publishing it is a copy of the file (``zuora_wh.publish``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from pathlib import Path
 
 import duckdb
 
+from zuora_wh.sql import quote_string
+
 DB_NAME = "zuora.duckdb"
 DEMO = "demo"
+# DuckDB 1.0 and every later version open this format: the DuckDB JDBC driver inside DBeaver and the Metabase DuckDB
+# driver lag behind the Python package by several releases. Its number in a file's header is HEADER_VERSION.
+STORAGE_VERSION = "v1.0.0"
+HEADER_VERSION = 64
 SPARK = "spark"  # the Spark build's folder in a build folder
 
 
@@ -70,3 +79,29 @@ def published_build(warehouse_dir: Path) -> Path | None:
     if served is None:
         return None
     return build_db_path(warehouse_dir, None if served == DEMO else Path(served))
+
+
+def header_version(path: Path) -> int | None:
+    """The storage version number in a DuckDB file's header, or None when the file is no DuckDB file."""
+    with path.open("rb") as fh:
+        header = fh.read(20)
+    return int.from_bytes(header[12:20], "little") if header[8:12] == b"DUCK" else None
+
+
+def prepare_build_file(build_db: Path) -> str | None:
+    """The build file, in the storage format BI tools read (STORAGE_VERSION): created in it when missing; a build
+    file that an earlier version wrote in a newer format is rewritten in it, once (returns the line that says so)."""
+    build_db.parent.mkdir(parents=True, exist_ok=True)
+    if build_db.exists() and header_version(build_db) == HEADER_VERSION:
+        return None
+    old = build_db.exists()
+    tmp = build_db.with_name(f".{build_db.name}.rewrite.tmp")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect() as con:
+        con.execute(f"attach {quote_string(str(tmp))} as rewritten (storage_version '{STORAGE_VERSION}')")
+        if old:
+            con.execute(f"attach {quote_string(str(build_db))} as previous (read_only)")
+            con.execute("copy from database previous to rewritten")
+    tmp.replace(build_db)
+    build_db.with_name(build_db.name + ".wal").unlink(missing_ok=True)
+    return f"rewrote {build_db} in the storage format BI tools read ({STORAGE_VERSION}), once" if old else None

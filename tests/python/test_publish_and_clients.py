@@ -71,8 +71,9 @@ READER = textwrap.dedent(
 def read_while(served: Path, stop: Path, seconds: float) -> subprocess.Popen:
     """A reader that holds the served file open and queries it every 20 ms until ``stop`` exists (or ``seconds``
     pass), then says how many queries worked, how many failed, and the row counts it saw."""
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(served), str(stop), str(seconds)],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(served), str(stop), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert reader.stdout.readline().strip() == "ready"
     return reader
 
@@ -157,6 +158,33 @@ def test_broken_export_file_is_a_clear_error_and_publishes_nothing(tmp_path, dem
     message = "the file is empty (0 bytes); a valid export has at least its header line"
     assert result.stderr.strip() == f"error: {exports / 'billing_runs.csv'}: {message}"
     assert digest(served) == before
+
+
+def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
+    """Nothing changed since the last publish (the files, the settings, the project): the build says the warehouse
+    is current and rewrites nothing, and so do the metrics. A changed setting, or a published file that is gone,
+    makes the next build build and publish again."""
+    served = demo_warehouse / "zuora.duckdb"
+    before = served.stat().st_mtime_ns, digest(served)
+    again = zuora_wh("build", warehouse=demo_warehouse)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("the warehouse is current: nothing changed since the build published at ")
+    assert (served.stat().st_mtime_ns, digest(served)) == before
+    assert zuora_wh("metrics", warehouse=demo_warehouse).returncode == 0  # answered from the warehouse served now
+    metrics = zuora_wh("metrics", warehouse=demo_warehouse)
+    assert metrics.returncode == 0 and metrics.stdout.startswith("metrics: current"), metrics.stdout
+    parquet = demo_warehouse / "parquet"
+    written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
+    setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
+    # the same data: only the table that says when it was built gets a new Parquet file
+    rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
+    assert rewritten == {"audit_warehouse_build.parquet"}
+    (parquet / ".fingerprints.json").unlink()
+    gone = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert gone.returncode == 0 and "published " in gone.stdout, gone.stdout[-2000:]
+    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
 
 
 def test_served_file_is_in_an_old_storage_format(demo_warehouse):
@@ -415,6 +443,7 @@ def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path):
         con.execute("create table marts.fct_billing_run_rejects as from audit.audit_billing_run_rejects")
         (before,) = con.execute("select count(*) from staging.int_zuora__billing_run_status_history").fetchone()
     (wh / "parquet" / "dim_zuora_entities.parquet").write_bytes((wh / "parquet" / "dim_entities.parquet").read_bytes())
+    (build_db.parent / "published.json").unlink()  # an earlier version kept no record of what it published
     result = zuora_wh("build", warehouse=wh)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (
