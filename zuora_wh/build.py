@@ -77,6 +77,7 @@ class Plan:
     ignored: list[tuple[str, str]]
     to_load: set[str]
     full_refresh: bool
+    entities_changed: bool  # an Entity export (or a combined file) is new, changed or gone
 
 
 def build(args) -> int:
@@ -107,6 +108,7 @@ def build(args) -> int:
                 if at is not None:
                     print(f"the warehouse is current: nothing changed since the build published at {at}")
                     return 0
+            same_project = current.built_with(folder) == settings
             current.forget(folder)
             if plan is not None:
                 lay_raw_layer(build_db, export_dir, plan, spark)
@@ -114,7 +116,12 @@ def build(args) -> int:
                 move_renamed_tables(build_db)
             if publishing:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
-        dbt_args = ["build", *(["--full-refresh"] if full_refresh else []), *args.dbt_args]
+        dbt_args = [
+            "build",
+            *(["--full-refresh"] if full_refresh else []),
+            *left_out(plan, full_refresh, same_project),
+            *args.dbt_args,
+        ]
         rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET if spark else DUCKDB_TARGET)
         if rc != 0:
             failed = (
@@ -124,6 +131,7 @@ def build(args) -> int:
             )
             print(f"error: dbt build{' on Spark' if spark else ''} failed (exit {rc}); {failed}", file=sys.stderr)
             return rc
+        current.remember_built(folder, settings)
         if plan is not None:
             record_loaded(build_db, plan, spark)
         if spark:
@@ -193,7 +201,25 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
         f"exports: {len(files)} files in {export_dir}: {len(to_load)} to load, {len(files) - len(to_load)} "
         "unchanged since the last build"
     )
-    return Plan(files, ignored, to_load, full_refresh)
+    entities_changed = any(ef.kind != "billing_run" for ef in files if ef.display_name in to_load) or any(
+        loaded[f].kind != "billing_run" for f in diff.removed
+    )
+    return Plan(files, ignored, to_load, full_refresh, entities_changed)
+
+
+# What an incremental build need not build again when the project and its settings are those of the last build
+# that succeeded: the views (their text is the project's), the seeds, and the entities when no Entity export
+# changed (they are built from every Entity export, and would come out the same). The tests of what is left out
+# are left out with it; a test of a model that is built runs.
+UNCHANGED_VIEWS_AND_SEEDS = ("config.materialized:view", "resource_type:seed")
+ENTITY_MODELS = ("int_zuora__entity_versions", "dim_entities", "audit_entity_rejects")
+
+
+def left_out(plan: Plan | None, full_refresh: bool, same_project: bool) -> list[str]:
+    """dbt's --exclude arguments for what this build need not build again (UNCHANGED_VIEWS_AND_SEEDS)."""
+    if plan is None or full_refresh or not same_project:
+        return []
+    return ["--exclude", *UNCHANGED_VIEWS_AND_SEEDS, *(() if plan.entities_changed else ENTITY_MODELS)]
 
 
 def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 from zuora_wh.dbt_runner import ROOT
 
 RECORD = "published.json"
+# The fingerprint of the last dbt build that succeeded in the folder (``built_with``).
+BUILT = "built.json"
 # What a build's result depends on in the project (with the files under each folder).
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/generic", "zuora_wh")
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
@@ -74,6 +76,19 @@ def remember(folder: Path, settings: str, published: list[Path], published_at: s
     tmp.replace(folder / RECORD)
 
 
+def built_with(folder: Path) -> str | None:
+    """The fingerprint of the last dbt build that succeeded in ``folder`` (None: none since it last failed)."""
+    path = folder / BUILT
+    return json.loads(path.read_text()).get("settings") if path.exists() else None
+
+
+def remember_built(folder: Path, settings: str) -> None:
+    """After dbt succeeded: the project and settings the build file's tables and views were made with."""
+    (folder / BUILT).write_text(json.dumps({"settings": settings}) + "\n")
+
+
 def forget(folder: Path) -> None:
-    """Before a build changes anything: until it publishes, the warehouse is not known to be current."""
+    """Before a build changes anything: until it succeeds and publishes, the warehouse is not known to be current,
+    nor the build file to hold what the project makes."""
     (folder / RECORD).unlink(missing_ok=True)
+    (folder / BUILT).unlink(missing_ok=True)

