@@ -113,7 +113,7 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _api_record(row: dict[str, str], fields, obj_label: str, obj_api: str, zone: str) -> dict[str, str]:
+def api_record(row: dict[str, str], fields, obj_label: str, obj_api: str, zone: str) -> dict[str, str]:
     record = {}
     for f in fields:
         value = row.get(f"{obj_label}: {f.label}", "")
@@ -129,12 +129,12 @@ def demo_tenant(limit: int | None = None, zone: str = "America/Los_Angeles"):
     tenant holds them: ``(runs by ID, entities by ID)``. A run's entity is its ``Entity.Id``. With ``limit``, the
     latest runs (the demo's last runs are the ones still queued or under way)."""
     entities = {
-        r["Entity: ID"]: _api_record(r, ENTITY_FIELDS, "Entity", "Entity", zone)
+        r["Entity: ID"]: api_record(r, ENTITY_FIELDS, "Entity", "Entity", zone)
         for r in _rows("zuora_entity_export.csv")
     }
     runs: dict[str, dict[str, str]] = {}
     for row in _rows("zuora_billing_run_export.csv"):
-        record = _api_record(row, BILLING_RUN_FIELDS, "Billing Run", "BillingRun", zone)
+        record = api_record(row, BILLING_RUN_FIELDS, "Billing Run", "BillingRun", zone)
         record["Entity.Id"] = row.get("Entity: ID", "")
         try:
             parse_utc(record["BillingRun.UpdatedDate"])
