@@ -28,11 +28,10 @@ build: setup
 	@echo "  $(BIN)/duckdb -readonly $(WAREHOUSE) \"select status, count(*) from marts.fct_billing_runs group by 1 order by 2 desc\""
 
 # Pull what changed from Zuora into $$ZUORA_EXPORT_DIR (AQuA; credentials from the environment, several tenants from
-# $$ZUORA_TENANTS_FILE), then build from that folder. For cron and CI schedules.
+# $$ZUORA_TENANTS_FILE), build from that folder, answer the metrics, then alerts (exit 1 when one fires). For cron
+# and CI schedules (README: Run it on a schedule).
 refresh: setup
-	$(BIN)/python -m zuora_wh extract
-	$(BIN)/python -m zuora_wh build $(if $(REPLACE),--replace)
-	$(BIN)/python -m zuora_wh metrics
+	$(BIN)/python -m zuora_wh refresh
 
 test: browser setup dbt-test pytest lint score
 

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import duckdb
 
-from zuora_wh import current, input_files, loaded_files, options, raw_layer
+from zuora_wh import alerts, current, input_files, loaded_files, options, raw_layer
 from zuora_wh.dbt_runner import DUCKDB_TARGET, ROOT, SPARK_RAW_LAYER, SPARK_TARGET, run_dbt
-from zuora_wh.errors import ExportError, UsageError
+from zuora_wh.errors import BuildFailed, ExportError, UsageError
 from zuora_wh.publish import FINGERPRINTS, build_lock, publish
 from zuora_wh.report import summary
 from zuora_wh.sql import SPARK
@@ -51,6 +51,8 @@ from zuora_wh.warehouse import (
     spark_dir,
 )
 
+# The stuck thresholds of the tenants file, by tenant, for dbt (macro zuora_stuck_after_hours).
+STUCK_AFTER_HOURS = "ZUORA_STUCK_AFTER_HOURS_BY_TENANT"
 # What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
 SPARK_LOADED = "export_files_loaded.json"
 
@@ -102,6 +104,9 @@ def build(args) -> int:
                 known = {} if full_refresh else loaded(build_db, spark)
                 plan = plan_files(export_dir, folder / "cache", known, full_refresh)
                 full_refresh = plan.full_refresh
+            stuck = alerts.stuck_after_hours_by_tenant(alerts.thresholds(alerts.tenants_file()))
+            if stuck:  # the tenants file's thresholds of stuck runs, for fct_stuck_billing_runs
+                os.environ[STUCK_AFTER_HOURS] = json.dumps(stuck, sort_keys=True)
             settings = current.fingerprint(args.dbt_args)
             if publishing and not full_refresh and (plan is None or not plan.to_load):
                 at = current.published_at(folder, settings, published)
@@ -122,15 +127,12 @@ def build(args) -> int:
             *left_out(plan, full_refresh, same_project),
             *args.dbt_args,
         ]
+        dbt_started = time.time()
         rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET if spark else DUCKDB_TARGET)
         if rc != 0:
-            failed = (
-                "nothing was published"
-                if spark
-                else f"nothing was published: {served_db(warehouse_dir)} still holds the last good build"
-            )
-            print(f"error: dbt build{' on Spark' if spark else ''} failed (exit {rc}); {failed}", file=sys.stderr)
-            return rc
+            kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
+            what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
+            raise BuildFailed(f"{what}; nothing was published{kept}", rc)
         current.remember_built(folder, settings)
         if plan is not None:
             record_loaded(build_db, plan, spark)
@@ -283,6 +285,20 @@ def check_replace(served: Path, export_dir: Path | None, replace: bool) -> None:
         "add --replace (make build REPLACE=1); to keep both, give this build its own --warehouse-dir "
         "(ZUORA_WAREHOUSE_DIR)"
     )
+
+
+def failing(folder: Path, since: float) -> str:
+    """What failed in the dbt run that wrote the folder's run_results.json at ``since`` (a time.time()) or later, as
+    '; 2 failing: name (fail), ...' (nothing when that run wrote none: dbt stopped before running anything)."""
+    path = folder / "target" / "run_results.json"
+    try:
+        if path.stat().st_mtime < since:
+            return ""
+        results = json.loads(path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    bad = [f"{r['unique_id'].split('.')[2]} ({r['status']})" for r in results if r["status"] in ("error", "fail")]
+    return f"; {len(bad)} failing: {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}" if bad else ""
 
 
 def say(line: str | None) -> None:

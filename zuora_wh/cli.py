@@ -11,10 +11,14 @@
     extract   pull new and changed bill runs from Zuora's AQuA into the export folder (see ``extract --help``)
     metrics   answer the saved queries of the metrics with MetricFlow, as Parquet and CSV in warehouse/metrics/
     mf        MetricFlow itself on the published warehouse, read-only (``mf query --metrics ...``)
+    refresh   what a scheduler runs: extract, build, metrics, then alerts (``make refresh``)
+    alerts    tell the team of failed and stuck runs, a failure-rate spike, stale data, a failed refresh: each once,
+              on stdout and to the webhook and e-mail the environment configures (ZUORA_ALERT_*)
 
 Exit codes: 0 done; 2 a problem with the input or the command (one line naming the file and the problem), or
 with Zuora (a refused client, a failed job, a file cut short: one line naming the tenant); 130 interrupted;
-75 another build holds the warehouse folder (with --no-wait); a failed dbt build exits with dbt's code.
+75 another build holds the warehouse folder (with --no-wait); a failed dbt build exits with dbt's code; alerts and
+refresh exit with 1 when an alert fires.
 No command prints a Python traceback, and none touches the served warehouse unless it publishes a good build.
 """
 
@@ -24,16 +28,16 @@ import argparse
 import os
 import sys
 
-from zuora_wh import build, extract, metrics, output_file, report
+from zuora_wh import alerts, build, extract, metrics, output_file, refresh, report
 from zuora_wh.dbt_runner import ROOT
 from zuora_wh.errors import WarehouseError
 
 # Each module's add_parser(subparsers) adds its commands, in the order --help lists them.
-COMMANDS = (build, report, output_file, extract, metrics)
+COMMANDS = (build, report, output_file, extract, metrics, refresh, alerts)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the arguments, run the command, and turn a failure into one line and its exit code."""
+def parser() -> argparse.ArgumentParser:
+    """The command line: every command, with its arguments."""
     text = __doc__.replace("``", "")  # the docstring's code spans, as a terminal shows them
     p = argparse.ArgumentParser(
         prog="python -m zuora_wh",
@@ -50,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, run the command, and turn a failure into one line and its exit code."""
+    args = parser().parse_args(argv)
     try:
         return args.func(args)
     except WarehouseError as e:

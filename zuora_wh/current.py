@@ -26,8 +26,25 @@ BUILT = "built.json"
 # What a build's result depends on in the project (with the files under each folder).
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/generic", "zuora_wh")
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
-# Settings that only say where things are, already part of which build folder and warehouse a build uses.
-NOT_SETTINGS = ("ZUORA_WAREHOUSE_DIR", "ZUORA_EXPORT_DIR")
+# What is in the environment but no setting of the build's result: where things are (part of which build folder and
+# warehouse a build uses, or set by the build for dbt itself), the extractor's credentials, the alerts' channels.
+NOT_SETTINGS = (
+    "ZUORA_WAREHOUSE_DIR",
+    "ZUORA_EXPORT_DIR",
+    "ZUORA_DUCKDB_PATH",
+    "ZUORA_INPUT",
+    "DBT_PROFILES_DIR",
+    "DBT_PROJECT_DIR",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    "ZUORA_BASE_URL",
+    "ZUORA_CLIENT_ID",
+    "ZUORA_CLIENT_SECRET",
+    "ZUORA_CLIENT_SECRET_FILE",
+    "ZUORA_ENTITY_IDS",
+)
+NOT_SETTINGS_PREFIXES = ("ZUORA_ALERT_",)
 
 
 def fingerprint(dbt_args: list[str]) -> str:
@@ -41,7 +58,9 @@ def fingerprint(dbt_args: list[str]) -> str:
     settings = {
         name: value
         for name, value in os.environ.items()
-        if name.startswith(("ZUORA_", "DBT_")) and name not in NOT_SETTINGS
+        if name.startswith(("ZUORA_", "DBT_"))
+        and name not in NOT_SETTINGS
+        and not name.startswith(NOT_SETTINGS_PREFIXES)
     }
     packages = {name: version(name) for name in PACKAGES}
     digest.update(json.dumps([sorted(settings.items()), packages, dbt_args]).encode())

@@ -22,3 +22,11 @@ class BuildBusy(WarehouseError):
     """Another build holds the warehouse folder, and the caller asked not to wait."""
 
     exit_code = 75  # sysexits' EX_TEMPFAIL: try again later
+
+
+class BuildFailed(WarehouseError):
+    """dbt's build failed (a model or an error-severity test): nothing was published. The exit code is dbt's."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

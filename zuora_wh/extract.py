@@ -599,6 +599,32 @@ def cmd_extract(args) -> int:
     return 0
 
 
+WAITS = ("max_wait", "poll_interval", "retry_backoff")  # the options add_waits adds (refresh passes them on)
+
+
+def add_waits(p) -> None:
+    """The extract's waits: for AQuA's jobs and between retries."""
+    seconds = {"type": float, "metavar": "SECONDS"}
+    p.add_argument(
+        "--max-wait",
+        default=Settings.max_wait,
+        **seconds,
+        help="the longest wait for one AQuA job (default: 3 hours, AQuA's own limit)",
+    )
+    p.add_argument(
+        "--poll-interval",
+        default=Settings.poll_interval,
+        **seconds,
+        help="the first wait between two polls of a job (then 1.5 times longer, up to 60)",
+    )
+    p.add_argument(
+        "--retry-backoff",
+        default=Settings.retry_backoff,
+        **seconds,
+        help="the first wait before retrying a failed call, doubled each retry (jittered)",
+    )
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("extract", help="pull new and changed bill runs from Zuora (AQuA) into the export folder")
     p.add_argument("--export-dir", help="the folder to write the export files into (default: $ZUORA_EXPORT_DIR)")
@@ -620,23 +646,5 @@ def add_parser(sub) -> None:
         help="also sweep the IDs: runs the folder holds that Zuora no "
         "longer has are deleted (done by itself after 25 days without an extract)",
     )
-    seconds = {"type": float, "metavar": "SECONDS"}
-    p.add_argument(
-        "--max-wait",
-        default=Settings.max_wait,
-        **seconds,
-        help="the longest wait for one AQuA job (default: 3 hours, AQuA's own limit)",
-    )
-    p.add_argument(
-        "--poll-interval",
-        default=Settings.poll_interval,
-        **seconds,
-        help="the first wait between two polls of a job (then 1.5 times longer, up to 60)",
-    )
-    p.add_argument(
-        "--retry-backoff",
-        default=Settings.retry_backoff,
-        **seconds,
-        help="the first wait before retrying a failed call, doubled each retry (jittered)",
-    )
+    add_waits(p)
     p.set_defaults(func=cmd_extract)

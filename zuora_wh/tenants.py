@@ -12,6 +12,11 @@ files go straight into the export folder. Several tenants are listed in a TOML f
     client_secret_env = "ACME_US_ZUORA_CLIENT_SECRET"
     # client_secret_file = "/run/secrets/acme-us"      # ...or from a file only its owner may read
     # entity_ids = "8ad0..."                           # Multi-entity: the Zuora-Entity-Ids header
+    [tenant.alerts]                          # optional: this tenant's thresholds (README: Alerts)
+    stuck_after_hours = 12
+
+    [alerts]                                 # optional: the thresholds of every tenant (zuora_wh.alerts.Thresholds)
+    failure_rate_limit = 0.1
 
 Each tenant's files go into its own sub-folder, ``<export folder>/<name>/``. The secrets themselves are never in the
 TOML file, never printed and never written: a ``Tenant`` holds them out of its ``repr``.
@@ -167,6 +172,7 @@ def from_toml(path: Path) -> list[Tenant]:
                 "client_secret_env",
                 "client_secret_file",
                 "entity_ids",
+                "alerts",  # the tenant's alert thresholds (zuora_wh.alerts)
             }
         )
         if unknown:

@@ -1,6 +1,7 @@
 {#-
   The alert an operator wires to a schedule: bill runs that have sat in a status that should pass (the rule
-  stuck_statuses: queued or under way) for longer than the variable zuora_stuck_after_hours. "Now" is the data's
+  stuck_statuses: queued or under way) for longer than their tenant's threshold (zuora_stuck_after_hours: the
+  tenants file's, else the variable zuora_stuck_after_hours). "Now" is the data's
   own: the tenant's latest Updated Date (DECISIONLOG: what "now" means), so that a late export does not make every
   run look stuck, and the answer is the same whenever the build runs.
 -#}
@@ -49,7 +50,7 @@ final as (
         data_as_of,
         hours_in_status
     from measured
-    where hours_in_status > {{ var('zuora_stuck_after_hours') }}
+    where hours_in_status > {{ zuora_stuck_after_hours('tenant') }}
 
 )
 
