@@ -11,7 +11,9 @@ A build, on DuckDB (the default) or on Spark (``--target spark``):
 4. lays the raw layer over the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements
    the Spark build runs first; and moves the tables an earlier version built under other names;
 5. makes sure it replaces no warehouse of another input (the demo gives way);
-6. runs ``dbt build`` (``zuora_wh.dbt_runner``): every model, data test and unit test;
+6. runs ``dbt build`` (``zuora_wh.dbt_runner``): every model and data test; dbt's unit tests only when asked
+   (``--unit-tests``): they test the SQL on fixed inputs, so they belong to development and CI (``make test``
+   runs them), not to every build of the data (dbt Labs' page "Unit tests": "When to run unit tests");
 7. records which files it loaded, prints the summary, and publishes (``zuora_wh.publish``): only a build whose every
    error-severity test passed reaches the served warehouse. A Spark build publishes nothing: its marts are the
    tables of its metastore.
@@ -107,7 +109,8 @@ def build(args) -> int:
             stuck = alerts.stuck_after_hours_by_tenant(alerts.thresholds(alerts.tenants_file()))
             if stuck:  # the tenants file's thresholds of stuck runs, for fct_stuck_billing_runs
                 os.environ[STUCK_AFTER_HOURS] = json.dumps(stuck, sort_keys=True)
-            settings = current.fingerprint(args.dbt_args)
+            unit_tests = [] if args.unit_tests else ["--exclude-resource-type", "unit_test"]
+            settings = current.fingerprint([*unit_tests, *args.dbt_args])
             if publishing and not full_refresh and (plan is None or not plan.to_load):
                 at = current.published_at(folder, settings, published)
                 if at is not None:
@@ -125,6 +128,7 @@ def build(args) -> int:
             "build",
             *(["--full-refresh"] if full_refresh else []),
             *left_out(plan, full_refresh, same_project),
+            *unit_tests,
             *args.dbt_args,
         ]
         dbt_started = time.time()
@@ -356,6 +360,11 @@ def add_parser(sub) -> None:
         default=DUCKDB_TARGET,
         help="the profile's target: dev (DuckDB, published for BI tools) or spark (Spark in this machine, "
         "needs requirements-spark.txt and Java 17; nothing is published)",
+    )
+    b.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="run dbt's unit tests too (tests of the SQL on fixed inputs: make test runs them)",
     )
     b.add_argument("dbt_args", nargs="*", help="more arguments for dbt build (after --)")
     b.set_defaults(func=build)

@@ -8,7 +8,9 @@ client and polars read what was published; the export command round-trips.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -85,31 +87,41 @@ def finished(reader: subprocess.Popen, stop: Path) -> tuple[int, int, str]:
     return int(ok), int(failed), counts
 
 
-def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, demo_warehouse):
-    """A BI tool holds the served file open and queries it all through a build: every query works (it keeps seeing
-    the old build), the build publishes, and a new connection sees the new data."""
+def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
+    """Nothing changed since the last publish (the files, the settings, the project): the build says the warehouse
+    is current and rewrites nothing, and so do the metrics (make build answered them). A changed setting, or a
+    published file that is gone, makes the next build build and publish again."""
     served = demo_warehouse / "zuora.duckdb"
-    exports = tmp_path / "exports"
-    write_demo_files(exports, bill_runs=150)
-    reader = read_while(served, tmp_path / "stop", 600)
-    started = time.monotonic()
-    result = subprocess.run(
-        ["make", "build"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports)},
-    )
-    took = time.monotonic() - started
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert query(served, "select count(*) from marts.fct_billing_runs") == [(150,)]
-    assert reader.poll() is None, "the reader ended before the build did"
-    ok, failed, counts = finished(reader, tmp_path / "stop")
-    # it kept answering through the build (a query every 20 ms; a reader that hung would have a handful)
-    assert failed == 0 and counts == "[720]" and ok > took * 10
-    # Rebuild the demo for the other tests of this module.
-    assert zuora_wh("build", "--replace", warehouse=demo_warehouse).returncode == 0
+    before = served.stat().st_mtime_ns, digest(served)
+    again = zuora_wh("build", warehouse=demo_warehouse)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("the warehouse is current: nothing changed since the build published at ")
+    assert (served.stat().st_mtime_ns, digest(served)) == before
+    metrics = zuora_wh("metrics", warehouse=demo_warehouse)
+    assert metrics.returncode == 0 and metrics.stdout.startswith("metrics: current"), metrics.stdout
+    parquet = demo_warehouse / "parquet"
+    written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
+    setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
+    # the same data: only the table that says when it was built gets a new Parquet file
+    rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
+    assert rewritten == {"audit_warehouse_build.parquet"}
+    (parquet / ".fingerprints.json").unlink()
+    gone = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
+    assert gone.returncode == 0 and "published " in gone.stdout, gone.stdout[-2000:]
+    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
+    # dbt's unit tests run in make test, and in a build only when asked: the flag is no "current" build either
+    assert "unit_test" not in ran_resource_types(demo_warehouse)
+    env = {"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"}
+    asked = zuora_wh("build", "--unit-tests", warehouse=demo_warehouse, env=env)
+    assert asked.returncode == 0 and "published " in asked.stdout, asked.stdout[-2000:]
+    assert "unit_test" in ran_resource_types(demo_warehouse)
+
+
+def ran_resource_types(warehouse: Path) -> set[str]:
+    run_results = warehouse / "build" / "demo" / "target" / "run_results.json"
+    return {r["unique_id"].split(".")[0] for r in json.loads(run_results.read_text())["results"]}
 
 
 def test_reader_loop_reports_success(tmp_path, demo_warehouse):
@@ -158,33 +170,6 @@ def test_broken_export_file_is_a_clear_error_and_publishes_nothing(tmp_path, dem
     message = "the file is empty (0 bytes); a valid export has at least its header line"
     assert result.stderr.strip() == f"error: {exports / 'billing_runs.csv'}: {message}"
     assert digest(served) == before
-
-
-def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
-    """Nothing changed since the last publish (the files, the settings, the project): the build says the warehouse
-    is current and rewrites nothing, and so do the metrics. A changed setting, or a published file that is gone,
-    makes the next build build and publish again."""
-    served = demo_warehouse / "zuora.duckdb"
-    before = served.stat().st_mtime_ns, digest(served)
-    again = zuora_wh("build", warehouse=demo_warehouse)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("the warehouse is current: nothing changed since the build published at ")
-    assert (served.stat().st_mtime_ns, digest(served)) == before
-    assert zuora_wh("metrics", warehouse=demo_warehouse).returncode == 0  # answered from the warehouse served now
-    metrics = zuora_wh("metrics", warehouse=demo_warehouse)
-    assert metrics.returncode == 0 and metrics.stdout.startswith("metrics: current"), metrics.stdout
-    parquet = demo_warehouse / "parquet"
-    written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
-    setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
-    assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
-    # the same data: only the table that says when it was built gets a new Parquet file
-    rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
-    assert rewritten == {"audit_warehouse_build.parquet"}
-    (parquet / ".fingerprints.json").unlink()
-    gone = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
-    assert gone.returncode == 0 and "published " in gone.stdout, gone.stdout[-2000:]
-    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
-    assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
 
 
 def test_served_file_is_in_an_old_storage_format(demo_warehouse):
@@ -424,13 +409,13 @@ def _dead_pid() -> int:
     return int(proc.stdout)
 
 
-def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path):
+def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path, demo_warehouse):
     """A warehouse built before the renames (CHANGELOG: breaking changes): the next build keeps the status history,
     which no build can make again, under its new name with every row; the old tables leave the build file, the
     served file and the Parquet folder."""
     wh = tmp_path / "wh"
-    assert zuora_wh("build", warehouse=wh).returncode == 0
-    build_db = next((wh / "build").iterdir()) / "zuora.duckdb"
+    shutil.copytree(demo_warehouse, wh, ignore=shutil.ignore_patterns(".build.lock"))
+    build_db = wh / "build" / "demo" / "zuora.duckdb"
     with duckdb.connect(str(build_db)) as con:
         # the earlier layout, with a version of a run that only the history still knows
         con.execute(
@@ -525,3 +510,29 @@ def test_a_second_build_says_what_it_waits_for_or_exits_with_no_wait(tmp_path):
     _, err = waiting.communicate(timeout=600)
     assert waiting.returncode == 0, err[-2000:]
     assert (warehouse / "zuora.duckdb").exists()
+
+
+def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, demo_warehouse):
+    """A BI tool holds the served file open and queries it all through a build: every query works (it keeps seeing
+    the old build), the build publishes, and a new connection sees the new data. (The module's last test: the
+    demo warehouse holds other data from here on.)"""
+    served = demo_warehouse / "zuora.duckdb"
+    exports = tmp_path / "exports"
+    write_demo_files(exports, bill_runs=150)
+    reader = read_while(served, tmp_path / "stop", 600)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["make", "build"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports)},
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(150,)]
+    assert reader.poll() is None, "the reader ended before the build did"
+    ok, failed, counts = finished(reader, tmp_path / "stop")
+    # it kept answering through the build (a query every 20 ms; a reader that hung would have a handful)
+    assert failed == 0 and counts == "[720]" and ok > took * 10

@@ -1,10 +1,10 @@
 """The demo warehouse on Spark (dbt-spark's session method: pyspark 3.5 in this machine, no server, no network),
 compared with DuckDB: `make test-spark`, after `make dbt-test` built the demo on DuckDB (target/test.duckdb).
 
-One `python -m zuora_wh build --target spark` of the demo runs every model, every data test and every unit test on
-Spark; then every mart Spark wrote is compared with DuckDB's, row for row and column for column, timestamps in UTC
-and nulls equal. Any difference fails with the differing rows shown. Not compared: the build's own time and dbt
-invocation (they differ by nature).
+One `python -m zuora_wh build --target spark --unit-tests` of the demo runs every model, every data test and every
+unit test on Spark; then every mart Spark wrote is compared with DuckDB's, row for row and column for column,
+timestamps in UTC and nulls equal. Any difference fails with the differing rows shown. Not compared: the build's
+own time and dbt invocation (they differ by nature).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DUCKDB_BUILD = ROOT / "target" / "test.duckdb"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("spark_demo")
-    finish(start_build(warehouse, None, "--target", SPARK_TARGET))
+    finish(start_build(warehouse, None, "--target", SPARK_TARGET, "--unit-tests"))
     return warehouse
 
 
