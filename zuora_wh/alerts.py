@@ -98,6 +98,8 @@ def _overridden(base: Thresholds, table: object, where: str) -> Thresholds:
     for name, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise UsageError(f"{where}: {name} = {value!r} is no number of zero or more")
+        if known[name] == "int" and not isinstance(value, int):  # the annotation's text (postponed annotations)
+            raise UsageError(f"{where}: {name} = {value!r} is no whole number")
     return replace(base, **table)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import socket
 import ssl
 import threading
@@ -22,13 +23,14 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from fake_zuora import FakeZuora, demo_tenant, parse_utc, utc_text
-from helpers import zuora_wh
+from helpers import ROOT, zuora_wh
 
 from zuora_wh.alerts import News, Thresholds, Webhook, thresholds
 from zuora_wh.errors import UsageError
 
 SMTP_USER, SMTP_PASSWORD = "alerts", "s3cret-smtp-password"
 TOKEN = "T000/B000/not-to-be-printed"  # the secret part of a webhook's URL
+README = ROOT / "README.md"
 
 
 class Hook:
@@ -188,6 +190,19 @@ def test_thresholds_come_from_the_tenants_file(tmp_path):
     toml.write_text("[alerts]\nstale_after_hours = -1\n")
     with pytest.raises(UsageError, match="stale_after_hours = -1 is no number of zero or more"):
         thresholds(toml)
+    toml.write_text("[alerts]\nfailure_rate_days = 7.5\n")
+    with pytest.raises(UsageError, match=r"failure_rate_days = 7\.5 is no whole number"):
+        thresholds(toml)
+
+
+def test_the_readmes_thresholds_are_the_defaults(tmp_path):
+    """The README's example of the [alerts] table shows the defaults, and its tenant's own table is read."""
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S) if "[alerts]" in b]
+    toml = tmp_path / "tenants.toml"
+    toml.write_text(block)
+    found = thresholds(toml)
+    assert found["*"] == Thresholds()
+    assert found["acme-us"] == Thresholds(stuck_after_hours=6)
 
 
 def test_bad_settings_are_one_line_each(demo, tmp_path):
