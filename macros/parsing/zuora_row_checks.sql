@@ -69,12 +69,13 @@
 {%- endmacro %}
 
 {#
-  The reject reasons of a row (reasons_expr, its own), plus duplicate_id_in_file when is_duplicate_expr is true: its
-  ID appears in the same file with other values (the model finds those IDs).
+  The reject reasons of a row (reasons_expr, its own), plus duplicate_id_in_file when the same ID (id_expr) appears in
+  the same file with other values: the smallest and largest hash of those rows (min_hash_expr, max_hash_expr) differ.
 #}
-{% macro zuora_with_duplicate_reason(reasons_expr, is_duplicate_expr) -%}
+{% macro zuora_with_duplicate_reason(reasons_expr, id_expr, min_hash_expr, max_hash_expr) -%}
     case
-        when {{ is_duplicate_expr }} then concat_ws(',', nullif({{ reasons_expr }}, ''), 'duplicate_id_in_file')
+        when {{ id_expr }} is not null and {{ min_hash_expr }} != {{ max_hash_expr }}
+            then concat_ws(',', nullif({{ reasons_expr }}, ''), 'duplicate_id_in_file')
         else {{ reasons_expr }}
     end
 {%- endmacro %}

@@ -133,35 +133,21 @@ checked as (
             end,
             case when is_deleted is null then 'unparseable_deleted_flag' end,
             case when not coalesce(is_deleted, false) then nullif(field_reasons, '') end
-        ) as row_reasons
+        ) as row_reasons,
+        -- the smallest and largest hash of the file's rows with this ID: they differ when the rows' values differ
+        min(raw_hash) over (partition by _source_file_order, billing_run_id) as min_hash_in_file,
+        max(raw_hash) over (partition by _source_file_order, billing_run_id) as max_hash_in_file
     from field_checked
-
-),
-
-duplicates_in_file as (
-
-    -- the IDs that a file holds with other values: the smallest and largest hash of their rows differ
-    select
-        _source_file_order,
-        billing_run_id
-    from checked
-    where billing_run_id is not null
-    group by 1, 2
-    having min(raw_hash) != max(raw_hash)
 
 ),
 
 with_reasons as (
 
     select
-        checked.*,
-        {{ zuora_with_duplicate_reason('checked.row_reasons', 'duplicates_in_file.billing_run_id is not null') }}
+        *,
+        {{ zuora_with_duplicate_reason('row_reasons', 'billing_run_id', 'min_hash_in_file', 'max_hash_in_file') }}
             as _reject_reasons
     from checked
-    left join duplicates_in_file
-        on
-            checked._source_file_order = duplicates_in_file._source_file_order
-            and checked.billing_run_id = duplicates_in_file.billing_run_id
 
 ),
 

@@ -42,35 +42,10 @@ checked as (
                     then 'unparseable_datetime'
             end
         ) as row_reasons,
-        {{ zuora_row_hash('_raw') }} as raw_hash
+        -- the smallest and largest hash of the file's rows with this ID: they differ when the rows' values differ
+        min({{ zuora_row_hash('_raw') }}) over (partition by _source_file_order, entity_id) as min_hash_in_file,
+        max({{ zuora_row_hash('_raw') }}) over (partition by _source_file_order, entity_id) as max_hash_in_file
     from staged
-
-),
-
-duplicates_in_file as (
-
-    -- the IDs that a file holds with other values: the smallest and largest hash of their rows differ
-    select
-        _source_file_order,
-        entity_id
-    from checked
-    where entity_id is not null
-    group by 1, 2
-    having min(raw_hash) != max(raw_hash)
-
-),
-
-with_reasons as (
-
-    select
-        checked.*,
-        {{ zuora_with_duplicate_reason('checked.row_reasons', 'duplicates_in_file.entity_id is not null') }}
-            as _reject_reasons
-    from checked
-    left join duplicates_in_file
-        on
-            checked._source_file_order = duplicates_in_file._source_file_order
-            and checked.entity_id = duplicates_in_file.entity_id
 
 ),
 
@@ -102,10 +77,11 @@ final as (
         _source_row_number,
 
         ---------- quarantine: why the row is rejected ('' when it is not), and the row as written
-        _reject_reasons,
+        {{ zuora_with_duplicate_reason('row_reasons', 'entity_id', 'min_hash_in_file', 'max_hash_in_file') }}
+            as _reject_reasons,
         _raw
 
-    from with_reasons
+    from checked
 
 )
 
