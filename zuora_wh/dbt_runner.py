@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from zuora_wh.sql import spark_path
-from zuora_wh.warehouse import input_mode, spark_dir
+from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, input_mode, spark_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 # The targets of profiles.yml: DuckDB (every command), and Spark (build only: README, Run on Spark or Databricks).
@@ -34,7 +34,13 @@ def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET
     beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR)."""
     spark = target == SPARK_TARGET
     folder = spark_dir(build_db) if spark else build_db.parent
-    defaults = {"ZUORA_DUCKDB_TEMP_DIR": ".duckdb_tmp"}
+    # dbt's own debug log (logs/dbt.log) is left off: dbt-<command>.log keeps what dbt prints, and the debug log cost
+    # 4% of a small build. DBT_LOG_LEVEL_FILE=debug in the environment brings it back.
+    defaults = {
+        "ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
+        "ZUORA_DUCKDB_TEMP_DIR": SPILL_DIR,
+        "DBT_LOG_LEVEL_FILE": "none",
+    }
     decided = {}
     if spark:
         defaults |= {"TZ": "UTC", "SPARK_LOCAL_IP": "127.0.0.1"}

@@ -25,7 +25,7 @@ import duckdb
 
 from zuora_wh.errors import BuildBusy
 from zuora_wh.sql import quote_identifier, quote_string
-from zuora_wh.warehouse import HEADER_VERSION, STORAGE_VERSION, header_version
+from zuora_wh.warehouse import HEADER_VERSION, STORAGE_VERSION, connect_within_limits, header_version
 
 LOCK_FILE = ".build.lock"
 
@@ -118,7 +118,7 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
         shutil.copyfile(build_db, tmp)
         fsync_path(tmp)
         if parquet_dir is not None:
-            with duckdb.connect() as con:
+            with connect_within_limits(build_db.parent) as con:
                 con.execute(f"attach {quote_string(str(tmp))} as build (read_only)")
                 _write_parquet(con, parquet_dir)
         os.replace(tmp, served_db)

@@ -24,6 +24,7 @@ import sqlalchemy
 from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh.generate import write_demo_files
+from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits
 
 BIN = Path(sys.executable).parent
 
@@ -536,3 +537,21 @@ def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, d
     ok, failed, counts = finished(reader, tmp_path / "stop")
     # it kept answering through the build (a query every 20 ms; a reader that hung would have a handful)
     assert failed == 0 and counts == "[720]" and ok > took * 10
+
+
+def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypatch):
+    """Publishing writes the Parquet files with a DuckDB of its own: it keeps to the memory limit dbt has (the
+    profile's default, or ZUORA_DUCKDB_MEMORY_LIMIT) and spills into the build folder, as dbt does."""
+    profile = (ROOT / "profiles.yml").read_text()
+    assert f"env_var('ZUORA_DUCKDB_MEMORY_LIMIT', '{MEMORY_LIMIT}')" in profile
+    assert f"env_var('ZUORA_DUCKDB_TEMP_DIR', 'warehouse/{SPILL_DIR}')" in profile
+    monkeypatch.delenv("ZUORA_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("ZUORA_DUCKDB_TEMP_DIR", raising=False)
+    with connect_within_limits(tmp_path) as con:
+        limit, spill = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit in ("2.7 GiB", "2.8 GiB") and spill == str(tmp_path / SPILL_DIR)
+    monkeypatch.setenv("ZUORA_DUCKDB_MEMORY_LIMIT", "500MB")
+    with connect_within_limits(tmp_path) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("476.8 MiB",)
