@@ -96,6 +96,11 @@ def zuora_wh_command(*args: str, warehouse: Path, env: dict[str, str] | None = N
     }
 
 
+# The arguments of a build that is only the reference of a comparison (a fresh build that an incremental one must
+# equal): dbt's data tests are left out there, since the build under test runs them; make test's time.
+REFERENCE_ONLY = ("--", "--exclude", "test_type:data")
+
+
 def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m zuora_wh --warehouse-dir WAREHOUSE ARGS`` as a user would."""
     return subprocess.run(**zuora_wh_command(*args, warehouse=warehouse, env=env), capture_output=True, timeout=900)

@@ -58,7 +58,7 @@ entity_mutation = st.tuples(st.integers(0, 3), st.sampled_from(ENTITY_LABELS), v
 
 
 @settings(
-    max_examples=4,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

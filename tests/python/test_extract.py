@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from fake_zuora import FakeZuora, demo_tenant, utc_text
-from helpers import query, zuora_wh
+from helpers import REFERENCE_ONLY, query, zuora_wh
 
 from zuora_wh import cli, extract
 from zuora_wh.tenants import STATE_FILE
@@ -533,7 +533,8 @@ def test_extract_then_build_equals_the_live_bill_runs(tmp_path, monkeypatch, cap
             reference = tmp_path / f"reference-{len(outputs)}"
             us.write_export(reference / "us", tenant="us", time_zone="America/Los_Angeles")
             eu.write_export(reference / "eu", tenant="eu", time_zone="Europe/Berlin")
-            full = zuora_wh("build", "--export-dir", str(reference), warehouse=tmp_path / f"{reference.name}-wh")
+            reference_wh = tmp_path / f"{reference.name}-wh"
+            full = zuora_wh("build", "--export-dir", str(reference), *REFERENCE_ONLY, warehouse=reference_wh)
             assert full.returncode == 0, full.stdout + full.stderr
             for model, key in (("fct_billing_runs", "billing_run_id"), ("dim_entities", "entity_id")):
                 sql = f"select * exclude (_source_file, _source_row_number) from marts.{model} order by tenant, {key}"

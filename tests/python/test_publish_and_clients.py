@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy
 from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
 
+from zuora_wh import current
 from zuora_wh.generate import write_demo_files
 from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits
 
@@ -107,17 +108,32 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     # the same data: only the table that says when it was built gets a new Parquet file
     rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
     assert rewritten == {"audit_warehouse_build.parquet"}
-    (parquet / ".fingerprints.json").unlink()
-    gone = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
-    assert gone.returncode == 0 and "published " in gone.stdout, gone.stdout[-2000:]
-    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
-    assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
-    # dbt's unit tests run in make test, and in a build only when asked: the flag is no "current" build either
+    # dbt's unit tests run in make test, and in a build only when asked (the flag is no "current" build either);
+    # without the Parquet folder's record, every Parquet file is written again
     assert "unit_test" not in ran_resource_types(demo_warehouse)
-    env = {"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"}
-    asked = zuora_wh("build", "--unit-tests", warehouse=demo_warehouse, env=env)
+    (parquet / ".fingerprints.json").unlink()
+    asked = zuora_wh("build", "--unit-tests", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert asked.returncode == 0 and "published " in asked.stdout, asked.stdout[-2000:]
     assert "unit_test" in ran_resource_types(demo_warehouse)
+    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
+    assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
+
+
+def test_the_warehouse_is_current_only_while_the_published_files_are_as_published(tmp_path):
+    """The record a publish leaves answers "current" only for the same settings and the same published files: a
+    published file rewritten or gone, or other settings, and the build goes on."""
+    served, record = tmp_path / "zuora.duckdb", tmp_path / "parquet" / ".fingerprints.json"
+    record.parent.mkdir()
+    served.write_bytes(b"the served file")
+    record.write_text("{}")
+    current.remember(tmp_path, "settings", [served, record], "2026-11-29 10:00:00 UTC")
+    assert current.published_at(tmp_path, "settings", [served, record]) == "2026-11-29 10:00:00 UTC"
+    assert current.published_at(tmp_path, "other settings", [served, record]) is None
+    record.unlink()
+    assert current.published_at(tmp_path, "settings", [served, record]) is None
+    record.write_text("{}")
+    served.write_bytes(b"another build's file")
+    assert current.published_at(tmp_path, "settings", [served, record]) is None
 
 
 def ran_resource_types(warehouse: Path) -> set[str]:
@@ -522,14 +538,7 @@ def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, d
     write_demo_files(exports, bill_runs=150)
     reader = read_while(served, tmp_path / "stop", 600)
     started = time.monotonic()
-    result = subprocess.run(
-        ["make", "build"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "ZUORA_WAREHOUSE_DIR": str(demo_warehouse), "ZUORA_EXPORT_DIR": str(exports)},
-    )
+    result = zuora_wh("build", "--export-dir", str(exports), warehouse=demo_warehouse)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert query(served, "select count(*) from marts.fct_billing_runs") == [(150,)]

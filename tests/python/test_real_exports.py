@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import mart_rows, query, read_csv, write_csv, zuora_wh
+from helpers import REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
 from zuora_wh.generate import write_demo_files, write_demo_reexport
@@ -145,7 +145,7 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     rows[1]["Entity: Updated Date"] = "2026-11-01T10:00:00-07:00"
     write_csv(entity_file, header, rows)
     assert "2 to load" in build(exports, wh).stdout
-    build(exports, tmp_path / "full", "--full-refresh")
+    build(exports, tmp_path / "full", *REFERENCE_ONLY)
     incremental = mart_rows(wh)
     assert incremental == mart_rows(tmp_path / "full") and len(incremental) == RUNS + 15
     assert any(r[23] == "Acme Inc. (renamed)" for r in incremental)
@@ -180,7 +180,7 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     assert "fct_billing_runs" in ran and "int_zuora__billing_run_versions" in ran
     assert not ran & {"stg_zuora__billing_runs", "zuora_reject_reasons", "dim_entities", "int_zuora__entity_versions"}
     # steps 4 and 5, incremental, equal a build from scratch
-    build(exports, tmp_path / "fresh")
+    build(exports, tmp_path / "fresh", *REFERENCE_ONLY)
     assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
     assert mart_rows(wh, "dim_entities") == mart_rows(tmp_path / "fresh", "dim_entities")
 
