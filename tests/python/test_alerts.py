@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import re
+import shutil
 import socket
 import ssl
 import threading
@@ -31,6 +32,7 @@ from zuora_wh.errors import UsageError
 SMTP_USER, SMTP_PASSWORD = "alerts", "s3cret-smtp-password"
 TOKEN = "T000/B000/not-to-be-printed"  # the secret part of a webhook's URL
 README = ROOT / "README.md"
+TEST_DB = ROOT / "target" / "test.duckdb"
 
 
 class Hook:
@@ -137,8 +139,14 @@ def smtp(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    """The demo warehouse: its in-flight runs are stuck, and its data is old (stale against today)."""
+    """A warehouse folder serving the demo: its in-flight runs are stuck, and its data is old (stale against today).
+    The demo build of `make dbt-test` (target/test.duckdb, which make test builds first; the alerts read its tables
+    only), or, when pytest runs alone, a build of the demo."""
     warehouse = tmp_path_factory.mktemp("alerts") / "wh"
+    if TEST_DB.exists():
+        warehouse.mkdir()
+        shutil.copyfile(TEST_DB, warehouse / "zuora.duckdb")
+        return warehouse
     result = zuora_wh("build", warehouse=warehouse)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return warehouse
