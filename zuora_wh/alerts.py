@@ -35,7 +35,6 @@ import os
 import smtplib
 import ssl
 import sys
-import tomllib
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -46,6 +45,8 @@ import duckdb
 
 from zuora_wh import options
 from zuora_wh.errors import UsageError, WarehouseError
+from zuora_wh.publish import write_json
+from zuora_wh.tenants import read_toml, tenants_file
 from zuora_wh.warehouse import served_db
 
 DEFAULT_TENANT = "default"  # the tenant of a warehouse whose exports name none (var zuora_default_tenant)
@@ -75,10 +76,7 @@ def thresholds(tenants_file: Path | None) -> dict[str, Thresholds]:
     file's ``[alerts]``, then the tenant's own ``[tenant.alerts]``."""
     if tenants_file is None:
         return {"*": Thresholds()}
-    try:
-        data = tomllib.loads(tenants_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise UsageError(f"{tenants_file}: cannot read the tenants file ({e})") from None
+    data = read_toml(tenants_file)
     common = _overridden(Thresholds(), data.get("alerts", {}), f"{tenants_file}, [alerts]")
     found = {"*": common}
     for entry in data.get("tenant", []):
@@ -110,11 +108,6 @@ def stuck_after_hours_by_tenant(found: dict[str, Thresholds]) -> dict[str, float
     return by_tenant if set(by_tenant.values()) != {Thresholds.stuck_after_hours} else {}
 
 
-def tenants_file() -> Path | None:
-    path = os.environ.get("ZUORA_TENANTS_FILE")
-    return Path(path).expanduser() if path else None
-
-
 def for_tenant(found: dict[str, Thresholds], tenant: str) -> Thresholds:
     return found.get(tenant, found["*"])
 
@@ -142,8 +135,8 @@ def firing(served: Path, found: dict[str, Thresholds], now: datetime, refresh: d
             limits = for_tenant(found, tenant)
             alerts += _failed(con, tenant, as_of - timedelta(hours=limits.failed_within_hours))
             alerts += _failure_rate(con, tenant, limits)
-            if now - as_of.replace(tzinfo=UTC) > timedelta(hours=limits.stale_after_hours):
-                age = (now - as_of.replace(tzinfo=UTC)).total_seconds() / 3600
+            age = (now - as_of.replace(tzinfo=UTC)).total_seconds() / 3600
+            if age > limits.stale_after_hours:
                 alerts.append(
                     Alert(
                         f"stale:{tenant}",
@@ -378,13 +371,7 @@ def record_refresh(warehouse_dir: Path, ok: bool, step: str | None = None, error
     folder = warehouse_dir / ALERTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    _write_json(folder / REFRESH, {"at": at, "ok": ok, "step": step, "error": error})
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    write_json(folder / REFRESH, {"at": at, "ok": ok, "step": step, "error": error})
 
 
 def _read_json(path: Path) -> dict:
@@ -421,7 +408,7 @@ def alerts(args) -> int:
     # the terminal is told too, so that its summary says what is new since the last run
     print(summary(now_firing, news(sent.get("terminal", {}), now_firing), found_channels))
     sent["terminal"] = told_after(sent.get("terminal", {}), now_firing)
-    _write_json(folder / SENT, sent)
+    write_json(folder / SENT, sent)
     for failure in failures:
         print(f"error: {failure}; the alerts are kept and sent at the next run", file=sys.stderr)
     if failures:

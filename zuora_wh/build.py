@@ -43,6 +43,7 @@ from zuora_wh.errors import BuildFailed, ExportError, UsageError
 from zuora_wh.publish import FINGERPRINTS, build_lock, publish
 from zuora_wh.report import summary
 from zuora_wh.sql import SPARK
+from zuora_wh.tenants import tenants_file
 from zuora_wh.warehouse import (
     DEMO,
     build_db_path,
@@ -106,7 +107,7 @@ def build(args) -> int:
                 known = {} if full_refresh else loaded(build_db, spark)
                 plan = plan_files(export_dir, folder / "cache", known, full_refresh)
                 full_refresh = plan.full_refresh
-            stuck = alerts.stuck_after_hours_by_tenant(alerts.thresholds(alerts.tenants_file()))
+            stuck = alerts.stuck_after_hours_by_tenant(alerts.thresholds(tenants_file()))
             if stuck:  # the tenants file's thresholds of stuck runs, for fct_stuck_billing_runs
                 os.environ[STUCK_AFTER_HOURS] = json.dumps(stuck, sort_keys=True)
             unit_tests = [] if args.unit_tests else ["--exclude-resource-type", "unit_test"]

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from zuora_wh.dbt_runner import ROOT
+from zuora_wh.publish import write_json
 
 RECORD = "published.json"
 # The fingerprint of the last dbt build that succeeded in the folder (``built_with``).
@@ -90,9 +91,7 @@ def published_at(folder: Path, settings: str, published: list[Path]) -> str | No
 def remember(folder: Path, settings: str, published: list[Path], published_at: str) -> None:
     """After a publish: what it was built from and what it wrote."""
     record = {"settings": settings, "files": [stamp(p) for p in published], "published_at": published_at}
-    tmp = folder / f".{RECORD}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(folder / RECORD)
+    write_json(folder / RECORD, record)
 
 
 def built_with(folder: Path) -> str | None:
@@ -103,7 +102,7 @@ def built_with(folder: Path) -> str | None:
 
 def remember_built(folder: Path, settings: str) -> None:
     """After dbt succeeded: the project and settings the build file's tables and views were made with."""
-    (folder / BUILT).write_text(json.dumps({"settings": settings}) + "\n")
+    write_json(folder / BUILT, {"settings": settings})
 
 
 def forget(folder: Path) -> None:

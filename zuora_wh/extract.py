@@ -36,7 +36,6 @@ tenant (``zuora_wh.tenants``), through the calls of ``zuora_wh.zuora_api``:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 import sys
@@ -49,9 +48,9 @@ import duckdb
 
 from zuora_wh.columns import BILLING_RUN_FIELDS, ENTITY_FIELDS, deleted_column, deleted_headers
 from zuora_wh.errors import UsageError, WarehouseError
-from zuora_wh.publish import fsync_path
+from zuora_wh.publish import fsync_path, write_json
 from zuora_wh.sql import quote_identifier, quote_string
-from zuora_wh.tenants import STATE_FILE, Tenant, from_environment, from_toml, read_state
+from zuora_wh.tenants import STATE_FILE, Tenant, from_environment, from_toml, read_state, tenants_file
 from zuora_wh.zuora_api import (
     RETRY_CODES,
     WAIT_CODES,
@@ -201,14 +200,7 @@ def count_rows(path: Path, header: list[str]) -> tuple[int, int]:
 
 def write_state(folder: Path, state: dict) -> None:
     """The state file, replaced atomically (temporary file, sync, rename, sync of the folder)."""
-    tmp = folder / f".{STATE_FILE}.{os.getpid()}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(folder / STATE_FILE)
-    fsync_path(folder)
+    write_json(folder / STATE_FILE, state)
 
 
 class Progress:
@@ -565,8 +557,8 @@ save_state: Callable[[Path, dict], None] = write_state
 
 
 def tenants_of(args) -> list[Tenant]:
-    path = args.tenants or os.environ.get("ZUORA_TENANTS_FILE")
-    return from_toml(Path(path).expanduser()) if path else [from_environment()]
+    path = tenants_file(args.tenants)
+    return from_toml(path) if path else [from_environment()]
 
 
 def cmd_extract(args) -> int:

@@ -27,7 +27,7 @@ import yaml
 from zuora_wh import current, options
 from zuora_wh.dbt_runner import ROOT, dbt_env
 from zuora_wh.errors import UsageError, WarehouseError
-from zuora_wh.publish import build_lock
+from zuora_wh.publish import build_lock, write_json
 from zuora_wh.sql import quote_string
 from zuora_wh.warehouse import published_build, served_db
 
@@ -132,7 +132,7 @@ def metrics(args) -> int:
             return 0
         record.unlink(missing_ok=True)
         written = materialise(build_db, dbt_env(build_db, export_dir), out_dir)
-        record.write_text(json.dumps(source) + "\n")
+        write_json(record, source)
     print(f"metrics: {', '.join(p.name for p in written)} in {out_dir}/")
     return 0
 

@@ -83,7 +83,7 @@ def remove_stale_temporary_files(served_db: Path, parquet_dir: Path | None) -> l
     it while holding the build lock. Returns what it removed."""
     patterns = [(served_db.parent, f".{served_db.name}.*.tmp*")]
     if parquet_dir is not None:
-        patterns += [(parquet_dir, ".*.parquet.*.tmp"), (parquet_dir, f"{FINGERPRINTS}.*.tmp")]
+        patterns += [(parquet_dir, ".*.parquet.*.tmp"), (parquet_dir, f".{FINGERPRINTS}.*.tmp")]
     removed = []
     for folder, pattern in patterns:
         for path in folder.glob(pattern) if folder.is_dir() else []:
@@ -196,9 +196,20 @@ def _write_parquet(con, parquet_dir: Path) -> None:
     for stale in parquet_dir.glob("*.parquet"):
         if stale.stem not in marts:
             stale.unlink()
-    tmp = known_path.with_name(f"{FINGERPRINTS}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(written, indent=1))
-    os.replace(tmp, known_path)
+    write_json(known_path, written)
+
+
+def write_json(path: Path, data: object) -> None:
+    """``data`` as the JSON file ``path``, replaced atomically: a temporary file beside it (``.<name>.<pid>.tmp``),
+    synced, renamed over it, the rename synced. A process killed half-way leaves the old file, never half a new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    fsync_path(path.parent)
 
 
 def fsync_path(path: Path) -> None:

@@ -141,14 +141,25 @@ def from_environment() -> Tenant:
     )
 
 
-def from_toml(path: Path) -> list[Tenant]:
-    """The tenants a TOML file lists (see the module's docstring); each secret comes from the environment or a file."""
+def tenants_file(given: str | None = None) -> Path | None:
+    """The tenants file: the one given (``--tenants``), else ``ZUORA_TENANTS_FILE``; None for one tenant."""
+    path = given or os.environ.get("ZUORA_TENANTS_FILE")
+    return Path(path).expanduser() if path else None
+
+
+def read_toml(path: Path) -> dict:
+    """The tenants file's tables (its tenants, and the alerts' thresholds), or one line saying why not."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"{path}: cannot read the tenants file ({e.strerror})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not a valid TOML file ({e})") from None
+
+
+def from_toml(path: Path) -> list[Tenant]:
+    """The tenants a TOML file lists (see the module's docstring); each secret comes from the environment or a file."""
+    data = read_toml(path)
     entries = data.get("tenant")
     if not isinstance(entries, list) or not entries:
         raise UsageError(f"{path}: no [[tenant]] table; list each tenant as a [[tenant]] with name, base_url, ...")
