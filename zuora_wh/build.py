@@ -215,10 +215,11 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
 
 
 # What an incremental build need not build again when the project and its settings are those of the last build
-# that succeeded: the views (their text is the project's), the seeds, and the entities when no Entity export
-# changed (they are built from every Entity export, and would come out the same). The tests of what is left out
-# are left out with it; a test of a model that is built runs.
-UNCHANGED_VIEWS_AND_SEEDS = ("config.materialized:view", "resource_type:seed")
+# that succeeded: the views (their text is the project's), the seeds and the tables built from them alone (tag
+# from_the_project), and the entities when no Entity export changed (they are built from every Entity export, and
+# would come out the same). The tests of what is left out are left out with it; a test of a model that is built
+# runs.
+UNCHANGED_VIEWS_AND_SEEDS = ("config.materialized:view", "resource_type:seed", "tag:from_the_project")
 ENTITY_MODELS = ("int_zuora__entity_versions", "dim_entities", "audit_entity_rejects")
 
 

@@ -165,6 +165,9 @@ def _write_parquet(con, parquet_dir: Path) -> None:
     warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC), so that
     every reader, whatever its own zone, shows the same moment."""
     con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
+    # A table's rows have no order: without keeping the build file's, DuckDB writes the row groups of a file in
+    # parallel (the largest mart at 1M bill runs: 0.98 s against 1.34 s).
+    con.execute("set preserve_insertion_order = false")
     parquet_dir.mkdir(parents=True, exist_ok=True)
     marts = marts_of(con)
     known_path = parquet_dir / FINGERPRINTS
