@@ -26,7 +26,7 @@ final as (
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as built_at,
         max(billing_runs.updated_at) as data_as_of,
         count(*) as bill_runs,
-        '{{ invocation_id }}' as dbt_invocation_id
+        {{ zuora_invocation_id() }} as dbt_invocation_id
     from billing_runs
 
 )

@@ -187,7 +187,7 @@ final as (
         _source_file,
         _source_file_order,
         _source_row_number,
-        '{{ invocation_id }}' as _loaded_by_invocation,
+        {{ zuora_invocation_id() }} as _loaded_by_invocation,
 
         ---------- quarantine: the raw row is kept only for rejected rows
         _reject_reasons,

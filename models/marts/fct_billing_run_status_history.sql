@@ -15,11 +15,21 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_zuora__export_files') }} (read by an incremental build only)
+
 with
 
 runs as (
 
     select * from {{ ref('fct_billing_runs') }}
+    {% if is_incremental() -%}
+        -- only a run written from a file this build loaded can have a later Updated Date (every file is loaded by a
+        -- full refresh): the others are not compared again
+        where _source_file in (
+            select files.source_file from {{ ref('stg_zuora__export_files') }} as files
+            where files.is_new_file
+        )
+    {%- endif %}
 
 ),
 
@@ -28,10 +38,12 @@ recorded as (
     -- the Updated Date of each run's latest recorded version (none on the first build)
     {% if is_incremental() -%}
         select
-            tenant,
-            billing_run_id,
-            max(updated_at) as updated_at
-        from {{ this }}
+            recorded_versions.tenant,
+            recorded_versions.billing_run_id,
+            max(recorded_versions.updated_at) as updated_at
+        from {{ this }} as recorded_versions
+        inner join runs
+            on recorded_versions.tenant = runs.tenant and recorded_versions.billing_run_id = runs.billing_run_id
         group by 1, 2
     {%- else -%}
         select

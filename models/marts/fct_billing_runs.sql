@@ -14,8 +14,11 @@
 {#- The Billing Run data source: one row per bill run, its fields as staging types them, the fields of its entity
     (dim_entities), the tenant, and statistics derived for analysts. The latest accepted version of each run wins;
     a run that Zuora deleted (fct_deleted_billing_runs) is left out, and an incremental build removes it (post_hook).
-    An incremental build writes again the runs that have a version in the files it loaded, and the runs whose
-    entity changed; each from all of its versions, so that an older version in a later file never wins. -#}
+    An incremental build writes again the runs whose winning version is in the files it loaded (ranked against
+    the version the mart holds, so that an older version in a later file never wins), and the runs whose entity
+    changed (the version the mart holds, with its entity's fields again). -#}
+
+-- depends_on: {{ ref('stg_zuora__export_files') }} (read by an incremental build only)
 
 with
 
@@ -41,24 +44,49 @@ deleted as (
 
 {% if is_incremental() %}
 
-    to_write as (
+    files as (
 
-        -- the runs with a version in the files this build loaded
+        select * from {{ ref('stg_zuora__export_files') }}
+
+    ),
+
+    loaded as (
+
+        -- the accepted versions in the files this build loaded; a filter on a constant, so that DuckDB reads only
+        -- their part of the table (a join would read every column of every version: 7 s at 10M bill runs)
+        select * from versions
+        where _loaded_by_invocation = {{ zuora_invocation_id() }}
+
+    ),
+
+    contenders as (
+
+        -- for each run with a version loaded now: those versions, and the version the mart holds (ranked by its
+        -- file's order in this build, as a fresh build ranks it)
         select
             tenant,
-            billing_run_id
-        from versions
-        where _loaded_by_invocation = '{{ invocation_id }}'
+            billing_run_id,
+            updated_at,
+            _source_file_order,
+            _source_row_number,
+            true as is_loaded
+        from loaded
 
-        union
+        union all
 
-        -- the runs whose entity changed since they were written: its fields, or it appeared, or it is gone
         select
             written.tenant,
-            written.billing_run_id
+            written.billing_run_id,
+            written.updated_at,
+            files.source_file_order as _source_file_order,
+            written._source_row_number,
+            false as is_loaded
         from {{ this }} as written
-        left join entities on written.tenant = entities.tenant and written.entity_id = entities.entity_id
-        where written.entity_updated_at is distinct from entities.entity_updated_at
+        inner join files on written._source_file = files.source_file
+        where exists (
+            select 1 from loaded
+            where loaded.tenant = written.tenant and loaded.billing_run_id = written.billing_run_id
+        )
 
     ),
 
@@ -66,34 +94,135 @@ deleted as (
 
 ranked as (
 
-    -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file,
-    -- then the last row of that file.
+    -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file, then
+    -- the last row of that file (an incremental build ranks the versions it loaded and the one the mart holds)
     select
-        versions.*,
+        *,
         row_number() over (
-            partition by versions.tenant, versions.billing_run_id
-            order by
-                versions.updated_at desc nulls last,
-                versions._source_file_order desc,
-                versions._source_row_number desc
+            partition by tenant, billing_run_id
+            order by updated_at desc nulls last, _source_file_order desc, _source_row_number desc
         ) as version_rank
-    from versions
     {% if is_incremental() -%}
-        inner join to_write
-            on versions.tenant = to_write.tenant and versions.billing_run_id = to_write.billing_run_id
+        from contenders
+    {%- else -%}
+        from versions
     {%- endif %}
 
 ),
 
+{% if is_incremental() %}
+
+    winners as (
+
+        -- the runs whose winning version was loaded now (where the mart's version still wins, its row stays)
+        select
+            tenant,
+            billing_run_id,
+            _source_file_order,
+            _source_row_number
+        from ranked
+        where version_rank = 1 and is_loaded
+
+    ),
+
+    latest as (
+
+        -- the runs to write again: those whose winning version was loaded now ...
+        select
+            loaded.billing_run_id,
+            loaded.billing_run_number,
+            loaded.billing_run_name,
+            loaded.billing_run_type,
+            loaded.target_type,
+            loaded.status,
+            loaded.target_date,
+            loaded.invoice_date,
+            loaded.created_at,
+            loaded.executed_at,
+            loaded.started_at,
+            loaded.ended_at,
+            loaded.posted_at,
+            loaded.updated_at,
+            loaded.created_by_id,
+            loaded.updated_by_id,
+            loaded.error_message,
+            loaded.number_of_accounts,
+            loaded.number_of_invoices,
+            loaded.number_of_credit_memos,
+            loaded.total_time_ms,
+            loaded.entity_id,
+            loaded.tenant,
+            loaded.created_date,
+            loaded._source_file,
+            loaded._source_row_number
+        from loaded
+        inner join winners
+            on
+                loaded.tenant = winners.tenant
+                and loaded.billing_run_id = winners.billing_run_id
+                and loaded._source_file_order = winners._source_file_order
+                and loaded._source_row_number = winners._source_row_number
+
+        union all
+
+        -- ... and the others whose entity changed since they were written (its fields, or it appeared, or it is
+        -- gone): the version the mart holds, joined to its entity again below
+        select
+            written.billing_run_id,
+            written.billing_run_number,
+            written.billing_run_name,
+            written.billing_run_type,
+            written.target_type,
+            written.status,
+            written.target_date,
+            written.invoice_date,
+            written.created_at,
+            written.executed_at,
+            written.started_at,
+            written.ended_at,
+            written.posted_at,
+            written.updated_at,
+            written.created_by_id,
+            written.updated_by_id,
+            written.error_message,
+            written.number_of_accounts,
+            written.number_of_invoices,
+            written.number_of_credit_memos,
+            written.total_time_ms,
+            written.entity_id,
+            written.tenant,
+            written.created_date,
+            written._source_file,
+            written._source_row_number
+        from {{ this }} as written
+        left join entities on written.tenant = entities.tenant and written.entity_id = entities.entity_id
+        where
+            written.entity_updated_at is distinct from entities.entity_updated_at
+            and not exists (
+                select 1 from winners
+                where winners.tenant = written.tenant and winners.billing_run_id = written.billing_run_id
+            )
+
+    ),
+
+{% else %}
+
+    latest as (
+
+        select * from ranked
+        where version_rank = 1
+
+    ),
+
+{% endif %}
+
 billing_runs as (
 
-    select * from ranked
-    where
-        version_rank = 1
-        and not exists (
-            select 1 from deleted
-            where deleted.tenant = ranked.tenant and deleted.billing_run_id = ranked.billing_run_id
-        )
+    select * from latest
+    where not exists (
+        select 1 from deleted
+        where deleted.tenant = latest.tenant and deleted.billing_run_id = latest.billing_run_id
+    )
 
 ),
 

@@ -16,7 +16,8 @@ files as (
             header_style,
             {{ zuora_tenant('tenant') }} as tenant,
             file_order as source_file_order,
-            extract_kind
+            extract_kind,
+            is_new as is_new_file
         from {{ source('zuora', 'export_files') }}
     {%- else -%}
         -- demo mode: the seeds are the export files
@@ -27,7 +28,8 @@ files as (
             'label' as header_style,
             {{ zuora_tenant('_tenant') }} as tenant,
             _source_file_order as source_file_order,
-            cast(null as string) as extract_kind
+            cast(null as string) as extract_kind,
+            _is_new_file as is_new_file
         from {{ zuora_export('billing_run') }}
         union all
         select distinct
@@ -37,7 +39,8 @@ files as (
             'label' as header_style,
             {{ zuora_tenant('_tenant') }} as tenant,
             _source_file_order as source_file_order,
-            cast(null as string) as extract_kind
+            cast(null as string) as extract_kind,
+            _is_new_file as is_new_file
         from {{ zuora_export('entity') }}
     {%- endif %}
 
