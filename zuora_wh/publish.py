@@ -164,7 +164,7 @@ def _write_parquet(con, parquet_dir: Path) -> None:
     file was written (and no file of a table that is gone). Their timestamps are UTC without a zone (the
     warehouse's rule); in Parquet they are written as instants (TIMESTAMP WITH TIME ZONE, isAdjustedToUTC), so that
     every reader, whatever its own zone, shows the same moment."""
-    con.execute("set TimeZone = 'UTC'")  # a zone-less timestamp is read as UTC when it gets its zone
+    con.execute("set TimeZone = 'UTC'")  # the session in UTC, as everywhere in the project
     # A table's rows have no order: without keeping the build file's, DuckDB writes the row groups of a file in
     # parallel (the largest mart at 1M bill runs: 0.98 s against 1.34 s).
     con.execute("set preserve_insertion_order = false")
@@ -179,8 +179,10 @@ def _write_parquet(con, parquet_dir: Path) -> None:
         if final.exists() and known.get(mart) == written[mart]:
             continue
         tmp = parquet_dir / f".{mart}.parquet.{os.getpid()}.tmp"
+        # the same microseconds since the epoch, typed as an instant: exact, and without the time-zone arithmetic
+        # of a cast (a quarter of the largest mart's write at 1M bill runs)
         select = ", ".join(
-            f"cast({quote_identifier(c)} as timestamptz) as {quote_identifier(c)}"
+            f"make_timestamptz(epoch_us({quote_identifier(c)})) as {quote_identifier(c)}"
             if kind == "TIMESTAMP"
             else quote_identifier(c)
             for c, kind in columns
