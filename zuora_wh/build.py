@@ -82,7 +82,7 @@ class Plan:
     ignored: list[tuple[str, str]]
     to_load: set[str]
     full_refresh: bool
-    entities_changed: bool  # an Entity export (or a combined file) is new, changed or gone
+    entities_changed: bool  # an Entity export (or a combined file) is to be loaded
 
 
 def build(args) -> int:
@@ -192,7 +192,7 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
     for warning in input_files.warnings(files, ignored):
         print(f"warning: {warning}", file=sys.stderr)
     diff = loaded_files.changes(loaded, files)
-    stale = diff.stale(loaded)
+    stale = diff.stale()
     if stale:
         # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
         # replaced must leave the marts, which only a rebuild from every file does.
@@ -208,17 +208,16 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
         f"exports: {len(files)} files in {export_dir}: {len(to_load)} to load, {len(files) - len(to_load)} "
         "unchanged since the last build"
     )
-    entities_changed = any(ef.kind != "billing_run" for ef in files if ef.display_name in to_load) or any(
-        loaded[f].kind != "billing_run" for f in diff.removed
-    )
+    # (a file that is gone made the build a full refresh above)
+    entities_changed = any(ef.kind != "billing_run" for ef in files if ef.display_name in to_load)
     return Plan(files, ignored, to_load, full_refresh, entities_changed)
 
 
 # What an incremental build need not build again when the project and its settings are those of the last build
 # that succeeded: the views (their text is the project's), the seeds and the tables built from them alone (tag
-# from_the_project), and the entities when no Entity export changed (they are built from every Entity export, and
-# would come out the same). The tests of what is left out are left out with it; a test of a model that is built
-# runs.
+# from_the_project), and the entities when no file with entities is new (no entity version to store, and
+# dim_entities would come out the same). The tests of what is left out are left out with it; a test of a model
+# that is built runs.
 UNCHANGED_VIEWS_AND_SEEDS = ("config.materialized:view", "resource_type:seed", "tag:from_the_project")
 ENTITY_MODELS = ("int_zuora__entity_versions", "dim_entities", "audit_entity_rejects")
 

@@ -58,11 +58,12 @@ class Changes:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
 
-    def stale(self, loaded: dict[str, Loaded]) -> list[str]:
-        """Files with bill runs that the last build loaded and that are gone or changed: their rows may be the
-        versions the marts hold, and an incremental build only adds and replaces rows, so the build must start
-        again from every file. Entity exports do not count: entities are rebuilt from every file every time."""
-        return [f for f in self.changed + self.removed if loaded[f].kind != "entity"]
+    def stale(self) -> list[str]:
+        """Files that the last build loaded and that are gone or changed: their rows may be the versions the marts
+        hold, and an incremental build only adds and replaces rows (on Spark, only adds them), so the build must
+        start again from every file. Entity exports count too: their versions are stored by file, as the bill
+        runs' are."""
+        return self.changed + self.removed
 
 
 def changes(loaded: dict[str, Loaded], files: list[InputFile]) -> Changes:

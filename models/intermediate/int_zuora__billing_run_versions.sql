@@ -1,18 +1,4 @@
-{#-
-  Spark has no delete+insert without Delta or Iceberg: there the new files' rows are appended (a changed or removed
-  file makes the build a full refresh on both engines, so a file is never appended twice), and fct_billing_runs,
-  a table on Spark, deduplicates. The demo's seeds count as new at every build, so on Spark the demo's versions
-  are a table.
--#}
-{%- set spark = target.type == 'spark' -%}
-{{
-    config(
-        materialized='table' if spark and var('zuora_input') != 'exports' else 'incremental',
-        unique_key=none if spark else '_source_file',
-        incremental_strategy='append' if spark else 'delete+insert',
-        on_schema_change='fail'
-    )
-}}
+{{ config(**zuora_file_versions_config()) }}
 
 {#-
   Every bill-run row of every export file, parsed and checked once and stored: the accepted ones (all versions,

@@ -1,7 +1,11 @@
+{{ config(**zuora_file_versions_config()) }}
+
 {#-
   Every entity row of every export file, checked: the accepted ones (all versions, before deduplication) and the
-  rejected ones with their reasons, by the same rules as the bill runs (int_zuora__billing_run_versions). Entity
-  exports are small: the table is built anew from every file at each build. dim_entities and the quarantine read it.
+  rejected ones with their reasons, by the same rules as the bill runs (int_zuora__billing_run_versions). Stored,
+  and an incremental build reads only the files that are new or changed: a scheduled refresh adds a file with
+  entity columns at every run (the extractor's bill runs carry their entity's fields), and reading every one of
+  them again at each build would grow without end. dim_entities and the quarantine read it.
 -#}
 
 with
@@ -9,6 +13,9 @@ with
 staged as (
 
     select * from {{ ref('stg_zuora__entities') }}
+    {% if is_incremental() -%}
+        where _is_new_file
+    {%- endif %}
 
 ),
 

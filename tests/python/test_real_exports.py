@@ -124,12 +124,12 @@ def test_missing_optional_columns_become_nulls(tmp_path):
 def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     """One export folder through its life, built incrementally into one warehouse, compared at each step with a
     build from scratch:
-    1. a re-export, and the entity export re-exported with one entity renamed (its runs follow): only the two
-       changed files are loaded, and the mart equals a full refresh;
-    2. the re-export deleted again and the entity export restored: a rebuild from every file, back to the start;
+    1. a re-export, and a later Entity export with one entity renamed (its runs follow): only the two new files
+       are loaded, and the mart equals a full refresh;
+    2. both deleted again: a rebuild from every file, back to the start;
     3. a file replaced under the same name by a shorter export: a rebuild, and only its new content counts;
-    4. an entity gone from the entity export: no rebuild (entities are rebuilt from every file on each build),
-       and its runs keep their entity ID, flagged has_unknown_entity;
+    4. an entity gone from the entity export (replaced under the same name): a rebuild too, and the entity's runs
+       keep their entity ID, flagged has_unknown_entity;
     5. a re-export alone: an incremental build that builds neither the views nor the seeds (nor the table of one)
        nor the entities again (the project and the Entity exports are as the last build left them), and the mart
        equals a fresh build."""
@@ -140,11 +140,11 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     # 1.
     reexport = write_demo_reexport(exports, RUNS, share=0.1, new_runs=15)
     entity_file = exports / "zuora_entity_export.csv"
-    original_entities = entity_file.read_bytes()
     header, rows = read_csv(entity_file)
     rows[1]["Entity: Display Name"] = "Acme Inc. (renamed)"
     rows[1]["Entity: Updated Date"] = "2026-11-01T10:00:00-07:00"
-    write_csv(entity_file, header, rows)
+    later_entities = exports / "zuora_entity_export_later.csv"
+    write_csv(later_entities, header, rows[1:2])
     assert "2 to load" in build(exports, wh).stdout
     build(exports, tmp_path / "full", *REFERENCE_ONLY)
     incremental = mart_rows(wh)
@@ -152,9 +152,10 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     assert any(r[23] == "Acme Inc. (renamed)" for r in incremental)
     # 2.
     reexport.unlink()
-    entity_file.write_bytes(original_entities)
+    later_entities.unlink()
     result = build(exports, wh)
-    assert f"files the last build loaded were 1 removed ({reexport}): rebuilding from every file" in result.stdout
+    assert "files the last build loaded were 2 removed (" in result.stdout
+    assert "rebuilding from every file" in result.stdout
     assert mart_rows(wh) == start
     # 3.
     first = sorted(exports.glob("zuora_billing_run_export*.csv"))[0]
@@ -166,7 +167,7 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     header, rows = read_csv(entity_file)
     gone = rows[1]["Entity: ID"]
     write_csv(entity_file, header, [r for r in rows if r["Entity: ID"] != gone])
-    assert "rebuilding from every file" not in build(exports, wh).stdout
+    assert f"were 1 changed in content ({entity_file}): rebuilding from every file" in build(exports, wh).stdout
     flagged = query(
         wh / "zuora.duckdb",
         "select count(*), bool_and(has_unknown_entity), count(entity_name) "
@@ -186,7 +187,7 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
         "dim_entities",
         "int_zuora__entity_versions",
     }
-    # steps 4 and 5, incremental, equal a build from scratch
+    # step 5, incremental, equals a build from scratch
     build(exports, tmp_path / "fresh", *REFERENCE_ONLY)
     assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
     assert mart_rows(wh, "dim_entities") == mart_rows(tmp_path / "fresh", "dim_entities")
@@ -210,7 +211,7 @@ def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
     files, _ = input_files.prepare(tmp_path / "exports", tmp_path / "cache", known=loaded)
     diff = loaded_files.changes(loaded, files)
     assert (diff.new, diff.changed, diff.removed) == ([str(reexport)], [str(runs)], [str(entity)])
-    assert diff.stale(loaded) == [str(runs)], "a changed bill-run file makes a full refresh, a removed entity file not"
+    assert diff.stale() == [str(runs), str(entity)], "a changed or removed file, bill runs or entities: a full refresh"
     record.write_text("{not json")
     assert loaded_files.read_record_json(record) == {}
 
