@@ -193,15 +193,25 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
         print(f"warning: {warning}", file=sys.stderr)
     diff = loaded_files.changes(loaded, files)
     stale = diff.stale()
+    # A new file ordered before a file the last build loaded (older by modification time: a copy that kept its
+    # date) moves the order of the files after it, which the versions stored by earlier builds keep: a tie on
+    # Updated Date would then not go to the newest file, as it does in a fresh build.
+    last_loaded = max((ef.order for ef in files if ef.display_name in loaded), default=0)
+    earlier = [ef.display_name for ef in files if ef.display_name in diff.new and ef.order < last_loaded]
     if stale:
         # The warehouse is always what a fresh build of the folder gives: rows of a file that is gone or was
         # replaced must leave the marts, which only a rebuild from every file does.
-        removed = [f for f in diff.removed if f in stale]
-        changed = [f for f in diff.changed if f in stale]
-        what = [f"{len(removed)} removed"] if removed else []
-        what += [f"{len(changed)} changed in content"] if changed else []
+        what = [f"{len(diff.removed)} removed"] if diff.removed else []
+        what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
         shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
         print(f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file")
+        full_refresh = True
+    elif earlier and not full_refresh:
+        shown = ", ".join(earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        print(
+            f"exports: {len(earlier)} new file(s) older than files the last build loaded ({shown}): rebuilding "
+            "from every file, so that the newest file wins a tie on Updated Date"
+        )
         full_refresh = True
     to_load = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
     print(

@@ -74,7 +74,8 @@ def test_overlapping_reexports_latest_updated_date_wins(tmp_path, reference):
 def test_which_version_wins_a_tie_and_a_late_copy_of_an_old_export(tmp_path):
     """Two versions with the same Updated Date: the newer file's wins. Then an incremental build writes again the
     runs of the files it loads, from all of their versions: a file that arrives later with an older version of a
-    run (an old export copied in late) leaves the newer version in place, as a fresh build of the folder would."""
+    run (an old export copied in late) leaves the newer version in place, as a fresh build of the folder would. A
+    new file dated before files already loaded makes a rebuild, so that the order of files stays a fresh build's."""
     exports = tmp_path / "exports"
     _, run_path = write_demo_files(exports, bill_runs=20)
     header, rows = read_csv(run_path)
@@ -93,7 +94,9 @@ def test_which_version_wins_a_tie_and_a_late_copy_of_an_old_export(tmp_path):
     not_yet = ("Executed Date", "Start Date", "End Date", "Posted Date", "Total Time", "Number Of Accounts")
     pending |= {name: "" for name in (*not_yet, "Number Of Invoices", "Number of Credit Memos")}
     older = dict(run, **{"Billing Run: " + name: value for name, value in pending.items()})
-    write_csv(exports / "late_copy_of_an_old_export.csv", header, [older])
+    late_copy = exports / "late_copy_of_an_old_export.csv"
+    write_csv(late_copy, header, [older])
+    os.utime(late_copy, (stat.st_atime + 120, stat.st_mtime + 120))  # copied in after the others
     result = build(exports, tmp_path / "wh")
     assert "1 to load" in result.stdout and "rebuilding" not in result.stdout  # incremental
     sql = "select billing_run_name, _source_file from marts.fct_billing_runs where billing_run_id = ?"
@@ -103,6 +106,15 @@ def test_which_version_wins_a_tie_and_a_late_copy_of_an_old_export(tmp_path):
         "select rows_superseded from audit.audit_export_file_reconciliation where source_file like '%late_copy%'",
     )
     assert superseded == [(1,)]
+    # a copy that kept an old date, with other values at the same Updated Dates: it comes before files the last build
+    # loaded, so the build starts again from every file, and the newest file still wins the tie
+    old_copy = exports / "old_copy.csv"
+    write_csv(old_copy, header, [dict(r, **{"Billing Run: Name": "from an old copy"}) for r in rows[:3]])
+    os.utime(old_copy, (stat.st_atime - 60, stat.st_mtime - 60))
+    result = build(exports, tmp_path / "wh")
+    assert f"1 new file(s) older than files the last build loaded ({old_copy}): rebuilding" in result.stdout
+    names = dict(query(db, "select billing_run_id, billing_run_name from marts.fct_billing_runs"))
+    assert all(names[r["Billing Run: ID"]] == "from the newer file" for r in rows[:3])
 
 
 def test_missing_optional_columns_become_nulls(tmp_path):
