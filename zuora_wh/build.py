@@ -203,14 +203,15 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
         # replaced must leave the marts, which only a rebuild from every file does.
         what = [f"{len(diff.removed)} removed"] if diff.removed else []
         what += [f"{len(diff.changed)} changed in content"] if diff.changed else []
-        shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
-        print(f"exports: files the last build loaded were {' and '.join(what)} ({shown}): rebuilding from every file")
-        full_refresh = True
-    elif earlier and not full_refresh:
-        shown = ", ".join(earlier[:3]) + (", ..." if len(earlier) > 3 else "")
         print(
-            f"exports: {len(earlier)} new file(s) older than files the last build loaded ({shown}): rebuilding "
-            "from every file, so that the newest file wins a tie on Updated Date"
+            f"exports: files the last build loaded were {' and '.join(what)} ({first_names(stale)}): rebuilding "
+            "from every file"
+        )
+        full_refresh = True
+    elif earlier:  # (a --full-refresh compares with nothing loaded: no file is earlier)
+        print(
+            f"exports: {len(earlier)} new file(s) older than files the last build loaded ({first_names(earlier)}): "
+            "rebuilding from every file, so that the newest file wins a tie on Updated Date"
         )
         full_refresh = True
     to_load = {ef.display_name for ef in files} if full_refresh else set(diff.new + diff.changed)
@@ -313,7 +314,12 @@ def failing(folder: Path, since: float) -> str:
     except (OSError, ValueError, KeyError):
         return ""
     bad = [f"{r['unique_id'].split('.')[2]} ({r['status']})" for r in results if r["status"] in ("error", "fail")]
-    return f"; {len(bad)} failing: {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}" if bad else ""
+    return f"; {len(bad)} failing: {first_names(bad, 5)}" if bad else ""
+
+
+def first_names(names: list[str], shown: int = 3) -> str:
+    """The first ``shown`` names, comma-separated, with ", ..." when there are more."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def say(line: str | None) -> None:
