@@ -4,11 +4,13 @@
     that already carries the lineage columns (_source_file, _source_file_order, _source_row_number, _is_new_file)
     and the tenant of the file's folder (_tenant, _tenant_timezone: null unless an extractor's state file names
     them; see zuora_tenant), and the order of day and month of the file's slash dates (_slash_date_order: MDY,
-    DMY, or null when it has none; the build decides it from the file's own dates); a Billing Run export also has AQuA's deleted flag (var zuora_deleted_column), empty
-    unless the file came from an extract that asked for deleted records.
+    DMY, or null when it has none; the build decides it from the file's own dates); a Billing Run export also has
+    AQuA's deleted flag (var zuora_deleted_column), empty unless the file came from an extract that asked for
+    deleted records, and whether the file may hold a Billing Run ID more than once (_file_repeats_ids, from the
+    file check).
   - Demo mode (the default): the seed zuora_<export_name>_export in schema raw, with the same columns: no tenant
-    named, no deleted records (Zuora's UI never exports them), and slash dates month first (var
-    zuora_slash_date_order: the generator writes en_US dates).
+    named, no deleted records (Zuora's UI never exports them), IDs that may repeat (not counted), and slash dates
+    month first (var zuora_slash_date_order: the generator writes en_US dates).
 #}
 {% macro zuora_export(export_name) -%}
     {%- if var('zuora_input') == 'exports' -%}
@@ -19,6 +21,7 @@
                 *,
                 {%- if export_name == 'billing_run' %}
                     cast(null as string) as {{ adapter.quote(var('zuora_deleted_column')) }},
+                    true as _file_repeats_ids,
                 {%- endif %}
                 'seeds/zuora_{{ export_name }}_export.csv' as _source_file,
                 1 as _source_file_order,

@@ -112,6 +112,15 @@ class Scan:
     month_first: tuple[int, str, str] | None = None  # a second part above 12: 01/25/2026
     example: tuple[int, str, str] | None = None  # any slash date
     two_digit_year: tuple[int, str, str] | None = None  # 1/25/26: a spreadsheet's re-save
+    # rows whose Billing Run ID another row of the file has too (REPEATED_ID_KEY); None when not counted (a file
+    # checked by an earlier version)
+    repeated_billing_run_ids: int | None = None
+
+    @property
+    def may_repeat_billing_run_ids(self) -> bool:
+        """Whether a Billing Run ID may be in the file more than once: the int model keeps the raw values of every
+        row of such a file through its within-file duplicate check, as any of them may be rejected for it."""
+        return self.repeated_billing_run_ids is None or self.repeated_billing_run_ids > 0
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -546,6 +555,13 @@ _MONTH_FIRST = r"^\s*[0-9]{1,2}/(1[3-9]|2[0-9]|3[01])/[0-9]{4}([^0-9]|$)"
 _TWO_DIGIT_YEAR = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}([^0-9]|$)"
 
 
+# What the file check counts as one Billing Run ID: the text without any whitespace or apostrophe, hashed. Two IDs that
+# staging cleans to the same value (zuora_clean_text trims them and drops a leading apostrophe) have the same key, so
+# the count of repeats is never below the int model's; a hash collision can only raise it (a file then takes the
+# slower path of a file with repeats, never a wrong one).
+REPEATED_ID_KEY = "hash(regexp_replace({}, '[[:space:]'']', '', 'g'))"
+
+
 def _scan(ef: InputFile) -> Scan:
     """Read the file once, the way the build will (DuckDB, a fast parallel scan): every row has the header's fields
     (a row that does not fit, a delimiter or a line break inside an unquoted value, is a file-level error naming
@@ -566,21 +582,25 @@ def _scan(ef: InputFile) -> Scan:
     examples = ", ".join(
         f"arg_min(struct_pack(n := _n, c := {k}.c, v := {k}.v), _n) filter (where {k} is not null)" for k in patterns
     )
-    # A first pass counts the rows, the rows with no ID (a row of delimiters is one) and the rows with a dated cell
-    # with a slash: it reads only those columns, and is all there is to read in a file of ISO dates and no blank row.
+    # A first pass counts the rows, the rows with no ID (a row of delimiters is one), the rows with a dated cell with
+    # a slash, and the rows whose Billing Run ID an earlier row has: it reads only those columns, and is all there is
+    # to read in a file of ISO dates and no blank row.
     ids = [h for label, h in labels.items() if label in ("Billing Run: ID", "Entity: ID")]
     no_id = " and ".join(f"nullif(trim({_q(h)}), '') is null" for h in ids) or "false"
     slashed = f"contains(concat({', '.join(_q(h) for h in dated)}), '/')" if dated else "false"
+    run_id = ef.billing_run_columns.get("Billing Run: ID")
+    key = REPEATED_ID_KEY.format(_q(run_id)) if run_id else "null"
     quick = (
-        f"select count(*), count(*) filter (where {no_id}), count(*) filter (where {slashed}) from {duckdb_read(ef)}"
+        f"select count(*), count(*) filter (where {no_id}), count(*) filter (where {slashed}), "
+        f"count({key}) - count(distinct {key}) from {duckdb_read(ef)}"
     )
     try:
         with duckdb.connect() as con:
-            rows, without_id, with_slash = con.execute(quick).fetchone()
+            rows, without_id, with_slash, repeated = con.execute(quick).fetchone()
     except duckdb.Error as e:
         _raise_unreadable(ef, e)
     if not without_id and not with_slash:
-        return Scan(int(rows))
+        return Scan(int(rows), repeated_billing_run_ids=int(repeated))
     # else one more pass: the rows that are only delimiters; the dated cells with a slash, and per row the first cell
     # of each kind
     sql = f"""
@@ -605,7 +625,16 @@ def _scan(ef: InputFile) -> Scan:
     def at(x) -> tuple[int, str, str] | None:
         return (int(x["n"]), x["c"], x["v"]) if x else None
 
-    return Scan(int(rows), int(blank_rows), int(slash), at(day_first), at(month_first), at(example), at(two_digit_year))
+    return Scan(
+        int(rows),
+        int(blank_rows),
+        int(slash),
+        at(day_first),
+        at(month_first),
+        at(example),
+        at(two_digit_year),
+        int(repeated),
+    )
 
 
 def _raise_unreadable(ef: InputFile, e: duckdb.Error):

@@ -4,7 +4,8 @@
 
 - ``billing_run_export``: every Billing Run row of every file, under Zuora's label names, all text, after the
   lineage columns (``LINEAGE``: the file, its order, whether it is new, the row's number, the file's tenant and zone,
-  the order of its slash dates); AQuA's deleted flag last (empty for files without it);
+  the order of its slash dates); AQuA's deleted flag (empty for files without it), then whether the file may hold a
+  Billing Run ID more than once (``REPEATS_IDS``, from the file check);
 - ``entity_export``: every Entity row of the Entity exports and of the combined files;
 - ``export_files``: one row per file read, with its kind, format, header style, tenant and what the check found;
 - ``build_input``, ``ignored_files``, ``unavailable_fields``: the folder, the files that are no exports, and the
@@ -100,6 +101,11 @@ LINEAGE = {
 }
 
 
+# The last column of raw.billing_run_export: whether the row's file may hold a Billing Run ID more than once
+# (Scan.may_repeat_billing_run_ids).
+REPEATS_IDS = "_file_repeats_ids"
+
+
 def _select(
     ef: InputFile,
     source: _Source,
@@ -108,9 +114,10 @@ def _select(
     new_files: set[str],
     dialect: Dialect,
     required: str | None = None,
+    flags: dict[str, bool] | None = None,
 ) -> str:
-    """The select of one file's rows under the view's columns in ``dialect``; with ``required``, only the rows with
-    a value in that column (a label)."""
+    """The select of one file's rows under the view's columns in ``dialect``, then the boolean columns ``flags``; with
+    ``required``, only the rows with a value in that column (a label)."""
     q = dialect.identifier
     tenant = ef.tenant or FolderTenant(None, None)
     lineage = [
@@ -129,6 +136,7 @@ def _select(
         else f"{dialect.literal(None, dialect.text)} as {q(label)}"
         for label in labels
     ]
+    cols += [f"{dialect.literal(value, dialect.boolean)} as {name}" for name, value in (flags or {}).items()]
     conditions = [f"trim(coalesce({source.column[columns[required]]}, '')) <> ''"] if required else []
     if ef.scan.blank_rows:  # rows of delimiters only, as a spreadsheet leaves them: no data (named in a warning)
         everything = ", ".join(f"coalesce({source.column[h]}, '')" for h in ef.header)
@@ -137,11 +145,12 @@ def _select(
     return f"select {', '.join(cols)} from {source.relation}{where}"
 
 
-def _union(selects: list[str], labels: list[str], dialect: Dialect) -> str:
+def _union(selects: list[str], labels: list[str], dialect: Dialect, flags: tuple[str, ...] = ()) -> str:
     if selects:
         return "\nunion all\n".join(selects)
     empty = [f"{dialect.literal(None, getattr(dialect, t))} as {c}" for c, t in LINEAGE.items()]
     empty += [f"{dialect.literal(None, dialect.text)} as {dialect.identifier(label)}" for label in labels]
+    empty += [f"{dialect.literal(None, dialect.boolean)} as {name}" for name in flags]
     return f"select {', '.join(empty)} where false"
 
 
@@ -213,6 +222,7 @@ def statements(
             [*BILLING_RUN_LABELS, deleted_column()],
             new_names,
             dialect,
+            flags={REPEATS_IDS: ef.scan.may_repeat_billing_run_ids},
         )
         for ef in files
         if ef.billing_run_columns
@@ -256,7 +266,11 @@ def statements(
     return [
         "create schema if not exists raw",
         *[statement for source in sources.values() for statement in source.setup],
-        *_relation("raw.billing_run_export", _union(runs, [*BILLING_RUN_LABELS, deleted_column()], dialect), dialect),
+        *_relation(
+            "raw.billing_run_export",
+            _union(runs, [*BILLING_RUN_LABELS, deleted_column()], dialect, (REPEATS_IDS,)),
+            dialect,
+        ),
         *_relation("raw.entity_export", _union(entities, ENTITY_LABELS, dialect), dialect),
         *_table("raw.export_files", EXPORT_FILES_COLUMNS, listed, dialect),
         *_table("raw.build_input", {"built_from": "text"}, [(str(export_dir),)], dialect),

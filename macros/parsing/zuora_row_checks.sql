@@ -69,6 +69,36 @@
 {%- endmacro %}
 
 {#
+  A row as written (a struct, zuora_struct) as one JSON text, and one field's value back from that text (dispatched:
+  DuckDB's to_json and json_extract_string, Spark's to_json and get_json_object). An int model keeps the raw values
+  of a row in this form: one text value per row, null for the rows that need none, costs its window far less than a
+  struct with a slot for every field.
+#}
+{% macro zuora_row_as_text(struct_expr) -%}
+    {{ return(adapter.dispatch('zuora_row_as_text', 'zuora_billing_runs')(struct_expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_row_as_text(struct_expr) -%}
+    cast(to_json({{ struct_expr }}) as varchar)
+{%- endmacro %}
+
+{% macro spark__zuora_row_as_text(struct_expr) -%}
+    to_json({{ struct_expr }})
+{%- endmacro %}
+
+{% macro zuora_row_value(text_expr, field) -%}
+    {{ return(adapter.dispatch('zuora_row_value', 'zuora_billing_runs')(text_expr, field)) }}
+{%- endmacro %}
+
+{% macro default__zuora_row_value(text_expr, field) -%}
+    json_extract_string({{ text_expr }}, '$.{{ field }}')
+{%- endmacro %}
+
+{% macro spark__zuora_row_value(text_expr, field) -%}
+    get_json_object({{ text_expr }}, '$.{{ field }}')
+{%- endmacro %}
+
+{#
   The reject reasons of a row (reasons_expr, its own), plus duplicate_id_in_file when the same ID (id_expr) appears in
   the same file with other values: the smallest and largest hash of those rows (min_hash_expr, max_hash_expr) differ.
 #}

@@ -3,8 +3,9 @@
 {#-
   Every bill-run row of every export file, parsed and checked once and stored: the accepted ones (all versions,
   before deduplication) and the rejected ones with their reasons (Zuora's rules, var zuora_rules; each reason is
-  explained by audit.audit_reject_reasons). Reading the files is the expensive part of a build: an incremental
-  build reads only the files that are new or changed, and replaces those files' rows. The marts read this table.
+  explained by audit.audit_reject_reasons, and their values as written in _raw). Reading the files is the expensive
+  part of a build: an incremental build reads only the files that are new or changed, and replaces those files'
+  rows. The marts read this table.
 -#}
 
 with
@@ -106,7 +107,7 @@ field_checked as (
 
 ),
 
-checked as (
+row_checked as (
 
     -- A deletion record (AQuA's deleted flag) only says that the run is gone: its ID is all that must be right.
     select
@@ -119,11 +120,64 @@ checked as (
             end,
             case when is_deleted is null then 'unparseable_deleted_flag' end,
             case when not coalesce(is_deleted, false) then nullif(field_reasons, '') end
-        ) as row_reasons,
-        -- the smallest and largest hash of the file's rows with this ID: they differ when the rows' values differ
+        ) as row_reasons
+    from field_checked
+
+),
+
+carried as (
+
+    -- What the within-file duplicate check passes on. It is a window, which holds every column it passes on, so the
+    -- values as written pass as one text, and only for the rows that may be rejected: those that failed a check,
+    -- and every row of a file that may hold an ID twice (_file_repeats_ids). A struct would hold a slot per field
+    -- even when null. (A CTE of its own: beside the window, DuckDB would work the text out after it.)
+    select
+        ---------- the typed fields, the tenant, lineage, the row's own reasons and its hash
+        billing_run_id,
+        billing_run_number,
+        billing_run_name,
+        billing_run_type,
+        target_type,
+        status,
+        target_date,
+        invoice_date,
+        created_at,
+        executed_at,
+        started_at,
+        ended_at,
+        posted_at,
+        updated_at,
+        created_by_id,
+        updated_by_id,
+        error_message,
+        number_of_accounts,
+        number_of_invoices,
+        number_of_credit_memos,
+        total_time_ms,
+        entity_id,
+        tenant,
+        is_deleted,
+        created_date,
+        _source_file,
+        _source_file_order,
+        _source_row_number,
+        row_reasons,
+        raw_hash,
+
+        ---------- the values as written
+        case when row_reasons != '' or _file_repeats_ids then {{ zuora_row_as_text('_raw') }} end as _raw
+    from row_checked
+
+),
+
+checked as (
+
+    -- the smallest and largest hash of the file's rows with this ID: they differ when the rows' values differ
+    select
+        *,
         min(raw_hash) over (partition by _source_file_order, billing_run_id) as min_hash_in_file,
         max(raw_hash) over (partition by _source_file_order, billing_run_id) as max_hash_in_file
-    from field_checked
+    from carried
 
 ),
 

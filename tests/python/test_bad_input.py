@@ -146,6 +146,14 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
         ],
         ["duplicate_id_in_file", "duplicate_id_in_file"],
     ),
+    # the same ID once with spaces around it: staging cleans both to one ID, and the file check counts it as repeated
+    "duplicate_id_in_file__padded": (
+        [
+            {"billing_run_id": "ef" * 16, "billing_run_name": "first"},
+            {"billing_run_id": "  " + "ef" * 16 + " ", "billing_run_name": "second"},
+        ],
+        ["duplicate_id_in_file", "duplicate_id_in_file"],
+    ),
 }
 
 # The same for entity rows (an Entity export per case): name -> (rows, as changes to a valid entity; reasons)
@@ -227,7 +235,7 @@ def write_bad_rows(exports: Path) -> tuple[int, int]:
     template = posted_template(rows)
     for name, (changes, _) in REJECTED.items():
         case_rows = [run_row(template, **c) for c in changes]
-        if name == "duplicate_id_in_file":  # one ID, one number: only the values differ
+        if name.startswith("duplicate_id_in_file"):  # one ID, one number: only the values differ
             case_rows[1][LABEL["billing_run_number"]] = case_rows[0][LABEL["billing_run_number"]]
         write_csv(exports / f"reject_{name}.csv", header_for(changes), case_rows)
     _, entities = read_csv(entity_path)
@@ -310,6 +318,36 @@ def test_quarantine_keeps_the_raw_values(bad_rows_build):
         "reject_negative_count__behind_apostrophe.csv",
     )
     assert raw == [("'-5", "Posted")]
+
+
+def test_quarantine_keeps_the_raw_values_of_an_id_written_twice(bad_rows_build):
+    """Rows whose only reason is another row of their file: the int model keeps their values as written only for
+    files that the file check found repeating an ID, and it finds the ID written with spaces too."""
+    raw = file_rows(
+        bad_rows_build,
+        "select billing_run_id, billing_run_name from audit.audit_billing_run_rejects where _source_file = ? "
+        "order by _source_row_number",
+        "reject_duplicate_id_in_file__padded.csv",
+    )
+    assert raw == [("ef" * 16, "first"), ("  " + "ef" * 16 + " ", "second")]
+
+
+def test_a_file_check_that_missed_a_repeated_id_fails_the_build(tmp_path, monkeypatch, capsys):
+    """Were the file check ever to count fewer repeats than the model finds, the rejected rows would lose their values
+    as written: a data test of the int model fails the build instead (here, the count is made to say none)."""
+    from zuora_wh import cli, input_files
+
+    exports = tmp_path / "exports"
+    _, run_path = write_demo_files(exports, bill_runs=10)
+    _, rows = read_csv(run_path)
+    changes, _ = REJECTED["duplicate_id_in_file"]
+    case_rows = [run_row(posted_template(rows), **c) for c in changes]
+    case_rows[1][LABEL["billing_run_number"]] = case_rows[0][LABEL["billing_run_number"]]
+    write_csv(exports / "twice.csv", HEADER, case_rows)
+    monkeypatch.setattr(input_files.Scan, "may_repeat_billing_run_ids", property(lambda self: False))
+    assert cli.main(["--warehouse-dir", str(tmp_path / "wh"), "build", "--export-dir", str(exports)]) != 0
+    out = capsys.readouterr()
+    assert "int_zuora__billing_run_versions__keeps_the_values_as_written_of_rejected_rows_only" in out.out + out.err
 
 
 @pytest.mark.parametrize("name", sorted(CLEANED))

@@ -555,3 +555,27 @@ def test_header_styles_are_recorded(every_format):
     styles = dict(query(every_format["db"], "select file, header_style from raw.export_files"))
     assert styles[str(every_format["exports"] / "runs_api_names.csv")] == "api"
     assert styles[str(every_format["exports"] / "runs_plain.csv")] == "label"
+
+
+def test_the_file_check_counts_the_ids_a_file_repeats(tmp_path):
+    """The count the int model trusts to drop the values as written of rows that passed every check: an ID written
+    again, even with spaces or an apostrophe, is counted (never fewer repeats than staging's cleaned IDs give); a
+    file of distinct IDs counts none; a file checked before the count existed (its remembered scan has none) may
+    repeat IDs."""
+    from zuora_wh import input_files
+
+    exports = tmp_path / "exports"
+    _, runs = write_demo_files(exports, bill_runs=20)
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    scan = next(ef.scan for ef in files if ef.path == runs)
+    assert scan.repeated_billing_run_ids == 0 and not scan.may_repeat_billing_run_ids
+    header, rows = read_csv(runs)
+    first_id = rows[0]["Billing Run: ID"]
+    rows[1]["Billing Run: ID"] = f"  {first_id} "
+    rows[2]["Billing Run: ID"] = f"'{first_id}"
+    write_csv(runs, header, rows)
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    scan = next(ef.scan for ef in files if ef.path == runs)
+    assert scan.repeated_billing_run_ids == 2 and scan.may_repeat_billing_run_ids
+    old = input_files.Scan.from_json('{"rows": 20, "blank_rows": 0, "slash_dates": 0}')
+    assert old.repeated_billing_run_ids is None and old.may_repeat_billing_run_ids

@@ -49,14 +49,15 @@ renamed as (
         ---------- AQuA's deleted flag (var zuora_deleted_column; empty in files without it)
         {{ adapter.quote(var('zuora_deleted_column')) }} as is_deleted,
 
-        ---------- the file: its tenant, the order of its slash dates, and where the row is in it
+        ---------- the file: its tenant, the order of its slash dates, where the row is in it, whether it repeats IDs
         _tenant,
         _tenant_timezone,
         _slash_date_order,
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file
+        _is_new_file,
+        _file_repeats_ids
 
     from source
 
@@ -111,7 +112,8 @@ cleaned as (
         _source_file,
         _source_file_order,
         _source_row_number,
-        _is_new_file
+        _is_new_file,
+        _file_repeats_ids
 
     from renamed
 
@@ -191,6 +193,7 @@ final as (
         _source_file_order,
         _source_row_number,
         _is_new_file,
+        _file_repeats_ids,
         _raw
 
     from typed
