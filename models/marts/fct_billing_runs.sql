@@ -20,14 +20,18 @@
 
 -- depends_on: {{ ref('stg_zuora__export_files') }} (read by an incremental build only)
 
-with
-
-versions as (
-
+{#- The accepted versions: read twice by a full build, once to rank the runs' versions by their keys alone, once for
+    the winners' columns; a CTE read twice would be held in memory whole. -#}
+{%- set accepted_versions %}
     -- accepted rows only: rejected ones are in audit_billing_run_rejects, deletion records in fct_deleted_billing_runs
     select * from {{ ref('int_zuora__billing_run_versions') }}
     where not {{ zuora_is_rejected('_reject_reasons') }} and not is_deleted
+{%- endset %}
 
+with
+
+versions as (
+{{ accepted_versions }}
 ),
 
 entities as (
@@ -90,6 +94,21 @@ deleted as (
 
     ),
 
+{% else %}
+
+    contenders as (
+
+        -- every accepted version, by its ranking keys alone: the window holds every column it passes on
+        select
+            tenant,
+            billing_run_id,
+            updated_at,
+            _source_file_order,
+            _source_row_number
+        from versions
+
+    ),
+
 {% endif %}
 
 ranked as (
@@ -102,11 +121,7 @@ ranked as (
             partition by tenant, billing_run_id
             order by updated_at desc nulls last, _source_file_order desc, _source_row_number desc
         ) as version_rank
-    {% if is_incremental() -%}
-        from contenders
-    {%- else -%}
-        from versions
-    {%- endif %}
+    from contenders
 
 ),
 
@@ -209,8 +224,18 @@ ranked as (
 
     latest as (
 
-        select * from ranked
-        where version_rank = 1
+        -- the winning version of each run, all its columns (the accepted versions read again)
+        select versions.*
+        from (
+            {{ accepted_versions }}
+        ) as versions
+        inner join ranked
+            on
+                versions.tenant = ranked.tenant
+                and versions.billing_run_id = ranked.billing_run_id
+                and versions._source_file_order = ranked._source_file_order
+                and versions._source_row_number = ranked._source_row_number
+        where ranked.version_rank = 1
 
     ),
 
@@ -218,11 +243,11 @@ ranked as (
 
 billing_runs as (
 
-    select * from latest
-    where not exists (
-        select 1 from deleted
-        where deleted.tenant = latest.tenant and deleted.billing_run_id = latest.billing_run_id
-    )
+    -- without the runs Zuora deleted (an anti-join written as a left join: DuckDB plans "not exists" here by holding
+    -- every run in memory first, 1.6 GB at 1M bill runs)
+    select latest.* from latest
+    left join deleted on latest.tenant = deleted.tenant and latest.billing_run_id = deleted.billing_run_id
+    where deleted.billing_run_id is null
 
 ),
 
