@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
+import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -639,6 +641,27 @@ def build_stops_with_one_line(tmp_path: Path, name: str, *args: str) -> None:
 def test_file_level_problem_is_one_clear_line(tmp_path, name):
     build_stops_with_one_line(tmp_path, name)
     assert not (tmp_path / "wh" / "zuora.duckdb").exists(), "nothing is published"
+
+
+def test_of_two_broken_files_the_oldest_is_named_and_a_mac_file_counts_its_lines(tmp_path):
+    """The file check reads two files at a time, and still names the first broken file in the folder's order (the
+    oldest); a file whose lines end in CR alone is counted by its CRs (files are checked without the build)."""
+    from zuora_wh import input_files
+
+    exports = _fresh_folder(tmp_path)
+    binary, _ = FILE_ERRORS["binary_file"]
+    older, newer = binary(exports), _bom_latin1(exports)
+    for path, age in ((older, 200), (newer, 100)):
+        os.utime(path, (path.stat().st_atime, path.stat().st_mtime - age))
+    with pytest.raises(input_files.ExportError, match=f"^{re.escape(str(older))}: not a text file"):
+        input_files.prepare(exports, tmp_path / "cache")
+    os.utime(older, (older.stat().st_atime, newer.stat().st_mtime + 1))
+    with pytest.raises(input_files.ExportError, match=f"^{re.escape(str(newer))}: not UTF-8 text \\(line 2:"):
+        input_files.prepare(exports, tmp_path / "cache")
+    newer.write_bytes(",".join(HEADER).encode() + b"\rBR-00000001,Regular,x\rBR-00000002,Regular,caf\xe9\r")
+    older.unlink()
+    with pytest.raises(input_files.ExportError, match=r"not UTF-8 text \(line 3:"):
+        input_files.prepare(exports, tmp_path / "cache")
 
 
 def test_slash_dates_follow_the_setting_only_where_the_file_is_silent(tmp_path):
