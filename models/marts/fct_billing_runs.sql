@@ -14,14 +14,12 @@
 {#- The Billing Run data source: one row per bill run, its fields as staging types them, the fields of its entity
     (dim_entities), the tenant, and statistics derived for analysts. The latest accepted version of each run wins;
     a run that Zuora deleted (fct_deleted_billing_runs) is left out, and an incremental build removes it (post_hook).
-    An incremental build writes again the runs whose winning version is in the files it loaded (ranked against
-    the version the mart holds, so that an older version in a later file never wins), and the runs whose entity
-    changed (the version the mart holds, with its entity's fields again). -#}
+    An incremental build writes again the runs whose winning version is in the files it loaded (ranked against the
+    version the mart holds, so that an older version in a later file never wins), and the runs whose entity changed.
+    A full build reads the accepted versions twice (accepted_versions: a CTE read twice would be held in memory
+    whole), to rank them by their keys alone and then for the winners' columns. -#}
 
 -- depends_on: {{ ref('stg_zuora__export_files') }} (read by an incremental build only)
-
-{#- The accepted versions: read twice by a full build, once to rank the runs' versions by their keys alone, once for
-    the winners' columns; a CTE read twice would be held in memory whole. -#}
 {%- set accepted_versions %}
     -- accepted rows only: rejected ones are in audit_billing_run_rejects, deletion records in fct_deleted_billing_runs
     select * from {{ ref('int_zuora__billing_run_versions') }}
@@ -48,12 +46,6 @@ deleted as (
 
 {% if is_incremental() %}
 
-    files as (
-
-        select * from {{ ref('stg_zuora__export_files') }}
-
-    ),
-
     loaded as (
 
         -- the accepted versions in the files this build loaded; a filter on a constant, so that DuckDB reads only
@@ -63,19 +55,22 @@ deleted as (
 
     ),
 
-    contenders as (
+{% endif %}
 
-        -- for each run with a version loaded now: those versions, and the version the mart holds (ranked by its
-        -- file's order in this build, as a fresh build ranks it)
-        select
-            tenant,
-            billing_run_id,
-            updated_at,
-            _source_file_order,
-            _source_row_number,
-            true as is_loaded
-        from loaded
+contenders as (
 
+    -- The versions to rank, by their keys alone (the window holds what it passes on): every accepted version; in an
+    -- incremental build, those loaded now and their runs' versions in the mart (by their file's order in this build)
+    select
+        tenant,
+        billing_run_id,
+        updated_at,
+        _source_file_order,
+        _source_row_number,
+        true as is_loaded
+    from {{ 'loaded' if is_incremental() else 'versions' }}
+
+    {% if is_incremental() -%}
         union all
 
         select
@@ -86,35 +81,19 @@ deleted as (
             written._source_row_number,
             false as is_loaded
         from {{ this }} as written
-        inner join files on written._source_file = files.source_file
+        inner join {{ ref('stg_zuora__export_files') }} as files on written._source_file = files.source_file
         where exists (
             select 1 from loaded
             where loaded.tenant = written.tenant and loaded.billing_run_id = written.billing_run_id
         )
+    {%- endif %}
 
-    ),
-
-{% else %}
-
-    contenders as (
-
-        -- every accepted version, by its ranking keys alone: the window holds every column it passes on
-        select
-            tenant,
-            billing_run_id,
-            updated_at,
-            _source_file_order,
-            _source_row_number
-        from versions
-
-    ),
-
-{% endif %}
+),
 
 ranked as (
 
     -- A bill run exported several times is one bill run: the latest Updated Date wins, then the newest file, then
-    -- the last row of that file (an incremental build ranks the versions it loaded and the one the mart holds)
+    -- the last row of that file
     select
         *,
         row_number() over (
@@ -226,9 +205,7 @@ ranked as (
 
         -- the winning version of each run, all its columns (the accepted versions read again)
         select versions.*
-        from (
-            {{ accepted_versions }}
-        ) as versions
+        from ({{ accepted_versions }}) as versions
         inner join ranked
             on
                 versions.tenant = ranked.tenant
@@ -243,8 +220,7 @@ ranked as (
 
 billing_runs as (
 
-    -- without the runs Zuora deleted (an anti-join written as a left join: DuckDB plans "not exists" here by holding
-    -- every run in memory first, 1.6 GB at 1M bill runs)
+    -- without the runs Zuora deleted (a left join: DuckDB plans "not exists" here by holding every run in memory)
     select latest.* from latest
     left join deleted on latest.tenant = deleted.tenant and latest.billing_run_id = deleted.billing_run_id
     where deleted.billing_run_id is null
