@@ -564,3 +564,32 @@ def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypa
     monkeypatch.setenv("ZUORA_DUCKDB_MEMORY_LIMIT", "500MB")
     with connect_within_limits(tmp_path) as con:
         assert con.execute("select current_setting('memory_limit')").fetchone() == ("476.8 MiB",)
+
+
+def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_path, monkeypatch):
+    """Publishing writes the Parquet files while the served file's copy is made: should the copy fail (a full disk),
+    no Parquet file is replaced either, and nothing is left behind."""
+    from zuora_wh import publish
+    from zuora_wh.warehouse import prepare_build_file
+
+    build_db = tmp_path / "build" / "zuora.duckdb"
+    prepare_build_file(build_db)
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("create schema marts; create table marts.fct_runs as select 1 as n")
+    served, parquet = tmp_path / "wh" / "zuora.duckdb", tmp_path / "wh" / "parquet"
+    publish.publish(build_db, served, parquet)
+    before = {path: path.read_bytes() for path in [served, *parquet.iterdir()]}
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("insert into marts.fct_runs values (2)")
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish, "_copy_synced", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        publish.publish(build_db, served, parquet)
+    assert {path: path.read_bytes() for path in [served, *parquet.iterdir()]} == before
+    assert sorted(p.name for p in served.parent.iterdir()) == ["parquet", "zuora.duckdb"]
+    monkeypatch.undo()
+    publish.publish(build_db, served, parquet)
+    assert pl.read_parquet(parquet / "fct_runs.parquet")["n"].sort().to_list() == [1, 2]
