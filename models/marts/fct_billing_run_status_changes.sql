@@ -7,7 +7,7 @@
 
 with
 
-history as (
+history as {{ zuora_not_materialized() }} (
 
     select * from {{ ref('fct_billing_run_status_history') }}
 

@@ -16,20 +16,19 @@
     a run that Zuora deleted (fct_deleted_billing_runs) is left out, and an incremental build removes it (post_hook).
     An incremental build writes again the runs whose winning version is in the files it loaded (ranked against the
     version the mart holds, so that an older version in a later file never wins), and the runs whose entity changed.
-    A full build reads the accepted versions twice (accepted_versions: a CTE read twice would be held in memory
-    whole), to rank them by their keys alone and then for the winners' columns. -#}
+    A full build reads the accepted versions twice: to rank them by their keys alone, then for the winners'
+    columns. -#}
 
 -- depends_on: {{ ref('stg_zuora__export_files') }} (read by an incremental build only)
-{%- set accepted_versions %}
-    -- accepted rows only: rejected ones are in audit_billing_run_rejects, deletion records in fct_deleted_billing_runs
-    select * from {{ ref('int_zuora__billing_run_versions') }}
-    where not {{ zuora_is_rejected('_reject_reasons') }} and not is_deleted
-{%- endset %}
 
 with
 
-versions as (
-{{ accepted_versions }}
+versions as {{ zuora_not_materialized() }} (
+
+    -- accepted rows only: rejected ones are in audit_billing_run_rejects, deletion records in fct_deleted_billing_runs
+    select * from {{ ref('int_zuora__billing_run_versions') }}
+    where not {{ zuora_is_rejected('_reject_reasons') }} and not is_deleted
+
 ),
 
 entities as (
@@ -205,7 +204,7 @@ ranked as (
 
         -- the winning version of each run, all its columns (the accepted versions read again)
         select versions.*
-        from ({{ accepted_versions }}) as versions
+        from versions
         inner join ranked
             on
                 versions.tenant = ranked.tenant

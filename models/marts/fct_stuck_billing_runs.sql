@@ -8,7 +8,7 @@
 
 with
 
-runs as (
+runs as {{ zuora_not_materialized() }} (
 
     select * from {{ ref('fct_billing_runs') }}
 
