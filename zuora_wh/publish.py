@@ -170,7 +170,7 @@ def _fingerprint(con, schema: str, table: str, columns: list[tuple[str, str]]) -
     return json.dumps([columns, count, str(total), str(xor)])
 
 
-def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object] = lambda: None) -> None:
+def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object]) -> None:
     """Every mart and audit table as a Parquet file, when its content changed since its file was written (and no
     file of a table that is gone): each written beside its file, then, once ``before_replacing`` returned, renamed
     over it (atomic for readers, file by file). Their timestamps are UTC without a zone (the warehouse's rule); in

@@ -103,63 +103,64 @@ ranked as (
 
 ),
 
-{% if is_incremental() %}
+winners as (
 
-    winners as (
+    -- the runs whose winning version was loaded now (in an incremental build, where the mart's version still wins,
+    -- its row stays)
+    select
+        tenant,
+        billing_run_id,
+        _source_file_order,
+        _source_row_number
+    from ranked
+    where version_rank = 1 and is_loaded
 
-        -- the runs whose winning version was loaded now (where the mart's version still wins, its row stays)
-        select
-            tenant,
-            billing_run_id,
-            _source_file_order,
-            _source_row_number
-        from ranked
-        where version_rank = 1 and is_loaded
+),
 
-    ),
+latest as (
 
-    latest as (
+    -- the runs to write: those whose winning version was loaded now, with all its columns (a full build reads the
+    -- accepted versions again for them) ...
+    select
+        loaded.billing_run_id,
+        loaded.billing_run_number,
+        loaded.billing_run_name,
+        loaded.billing_run_type,
+        loaded.target_type,
+        loaded.status,
+        loaded.target_date,
+        loaded.invoice_date,
+        loaded.created_at,
+        loaded.executed_at,
+        loaded.started_at,
+        loaded.ended_at,
+        loaded.posted_at,
+        loaded.updated_at,
+        loaded.created_by_id,
+        loaded.updated_by_id,
+        loaded.error_message,
+        loaded.number_of_accounts,
+        loaded.number_of_invoices,
+        loaded.number_of_credit_memos,
+        loaded.total_time_ms,
+        loaded.entity_id,
+        loaded.tenant,
+        loaded.created_date,
+        loaded._source_file,
+        loaded._source_row_number
+    from {{ 'loaded' if is_incremental() else 'versions' }} as loaded
+    inner join winners
+        on
+            loaded.tenant = winners.tenant
+            and loaded.billing_run_id = winners.billing_run_id
+            and loaded._source_file_order = winners._source_file_order
+            and loaded._source_row_number = winners._source_row_number
 
-        -- the runs to write again: those whose winning version was loaded now ...
-        select
-            loaded.billing_run_id,
-            loaded.billing_run_number,
-            loaded.billing_run_name,
-            loaded.billing_run_type,
-            loaded.target_type,
-            loaded.status,
-            loaded.target_date,
-            loaded.invoice_date,
-            loaded.created_at,
-            loaded.executed_at,
-            loaded.started_at,
-            loaded.ended_at,
-            loaded.posted_at,
-            loaded.updated_at,
-            loaded.created_by_id,
-            loaded.updated_by_id,
-            loaded.error_message,
-            loaded.number_of_accounts,
-            loaded.number_of_invoices,
-            loaded.number_of_credit_memos,
-            loaded.total_time_ms,
-            loaded.entity_id,
-            loaded.tenant,
-            loaded.created_date,
-            loaded._source_file,
-            loaded._source_row_number
-        from loaded
-        inner join winners
-            on
-                loaded.tenant = winners.tenant
-                and loaded.billing_run_id = winners.billing_run_id
-                and loaded._source_file_order = winners._source_file_order
-                and loaded._source_row_number = winners._source_row_number
-
+    {% if is_incremental() -%}
         union all
 
-        -- ... and the others whose entity changed since they were written (its fields, or it appeared, or it is
-        -- gone): the version the mart holds, joined to its entity again below
+        -- ... and, in an incremental build, the others whose entity changed since they were written (its fields, or
+        -- it appeared, or it is gone): the version the mart holds, joined to its entity again below
         select
             written.billing_run_id,
             written.billing_run_number,
@@ -195,27 +196,9 @@ ranked as (
                 select 1 from winners
                 where winners.tenant = written.tenant and winners.billing_run_id = written.billing_run_id
             )
+    {%- endif %}
 
-    ),
-
-{% else %}
-
-    latest as (
-
-        -- the winning version of each run, all its columns (the accepted versions read again)
-        select versions.*
-        from versions
-        inner join ranked
-            on
-                versions.tenant = ranked.tenant
-                and versions.billing_run_id = ranked.billing_run_id
-                and versions._source_file_order = ranked._source_file_order
-                and versions._source_row_number = ranked._source_row_number
-        where ranked.version_rank = 1
-
-    ),
-
-{% endif %}
+),
 
 billing_runs as (
 
