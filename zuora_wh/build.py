@@ -133,7 +133,13 @@ def build(args) -> int:
             *args.dbt_args,
         ]
         dbt_started = time.time()
-        rc = run_dbt(build_db, export_dir, dbt_args, SPARK_TARGET if spark else DUCKDB_TARGET)
+        rc = run_dbt(
+            build_db,
+            export_dir,
+            dbt_args,
+            SPARK_TARGET if spark else DUCKDB_TARGET,
+            written_rows_only=tests_written_rows_only(plan, full_refresh, same_project, spark),
+        )
         if rc != 0:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
             what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
@@ -238,6 +244,14 @@ def left_out(plan: Plan | None, full_refresh: bool, same_project: bool) -> list[
     if plan is None or full_refresh or not same_project:
         return []
     return ["--exclude", *UNCHANGED_VIEWS_AND_SEEDS, *(() if plan.entities_changed else ENTITY_MODELS)]
+
+
+def tests_written_rows_only(plan: Plan | None, full_refresh: bool, same_project: bool, spark: bool) -> bool:
+    """Whether the data tests of the stamped marts may look only at the rows this build writes (macro
+    get_where_subquery): in an incremental build of export files on DuckDB, when the last dbt build in the folder had
+    the same project and settings and succeeded, so that every row this build does not write passed the same tests
+    then. Otherwise every row is tested."""
+    return plan is not None and not full_refresh and same_project and not spark
 
 
 def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> None:

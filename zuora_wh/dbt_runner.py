@@ -8,6 +8,7 @@ whenever the project or its settings changed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from zuora_wh.publish import STAMPED
 from zuora_wh.sql import spark_path
 from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, input_mode, spark_dir
 
@@ -28,10 +30,13 @@ _PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SK
 _TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
 
-def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET) -> dict[str, str]:
+def dbt_env(
+    build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET, written_rows_only: bool = False
+) -> dict[str, str]:
     """The environment of dbt for the build file ``build_db`` of ``export_dir`` (None: the demo): defaults the
     environment may override, the user's environment, then what the build decides. On Spark, the folder ``spark``
-    beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR)."""
+    beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR). With ``written_rows_only``, the data
+    tests of the stamped marts look at the rows this build wrote (macro get_where_subquery)."""
     spark = target == SPARK_TARGET
     folder = spark_dir(build_db) if spark else build_db.parent
     # dbt's own debug log (logs/dbt.log) is left off: dbt-<command>.log keeps what dbt prints, and the debug log cost
@@ -51,6 +56,7 @@ def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET
         **decided,
         "ZUORA_DUCKDB_PATH": build_db.name,
         "ZUORA_INPUT": input_mode(export_dir),
+        "ZUORA_TEST_WRITTEN_ROWS_ONLY": json.dumps(STAMPED) if written_rows_only else "",
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
         # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
@@ -61,12 +67,18 @@ def dbt_env(build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET
     }
 
 
-def run_dbt(build_db: Path, export_dir: Path | None, dbt_args: list[str], target: str = DUCKDB_TARGET) -> int:
+def run_dbt(
+    build_db: Path,
+    export_dir: Path | None,
+    dbt_args: list[str],
+    target: str = DUCKDB_TARGET,
+    written_rows_only: bool = False,
+) -> int:
     """Run dbt (``zuora_wh.dbt_process``: dbt's command line, quicker to start and end) with its whole output in
     ``dbt-<command>.log`` beside the build file (on Spark, in its folder). On a terminal, one progress line;
     everywhere, the warnings and errors, and dbt's closing lines (or, when dbt stopped before running anything, the
     error it printed)."""
-    env = dbt_env(build_db, export_dir, target)
+    env = dbt_env(build_db, export_dir, target, written_rows_only)
     folder = Path(env["DBT_TARGET_PATH"]).parent
     log_path = folder / f"dbt-{dbt_args[0]}.log"
     tty = sys.stdout.isatty()

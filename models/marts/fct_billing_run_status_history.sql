@@ -68,7 +68,7 @@ final as (
         runs.number_of_invoices,
         runs.number_of_credit_memos,
         runs.total_time_ms,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as recorded_at
+        {{ zuora_build_started_at() }} as recorded_at
     from runs
     left join recorded
         on

@@ -269,9 +269,11 @@ joined as (
         {{ zuora_status_in('terminal_statuses', 'billing_runs.status') }} as is_terminal,
         coalesce(billing_runs.entity_id is not null and entities.entity_id is null, false) as has_unknown_entity,
 
-        ---------- lineage: the export file and row this version of the bill run came from
+        ---------- lineage: the export file and row this version of the bill run came from, and the build that
+        ---------- wrote the row
         billing_runs._source_file,
-        billing_runs._source_row_number
+        billing_runs._source_row_number,
+        {{ zuora_build_started_at() }} as _written_at
 
     from billing_runs
     left join entities

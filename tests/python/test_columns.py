@@ -42,6 +42,7 @@ DERIVED = [
     "has_unknown_entity",
     "_source_file",
     "_source_row_number",
+    "_written_at",
 ]
 
 

@@ -105,9 +105,10 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
     setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
-    # the same data: only the table that says when it was built gets a new Parquet file
+    # the same data: only the table that says when it was built gets a new Parquet file, and the fact, whose runs
+    # the build wrote again with its stamp (the demo's seeds are new files at every build)
     rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
-    assert rewritten == {"audit_warehouse_build.parquet"}
+    assert rewritten == {"audit_warehouse_build.parquet", "fct_billing_runs.parquet"}
     # dbt's unit tests run in make test, and in a build only when asked (the flag is no "current" build either);
     # without the Parquet folder's record, every Parquet file is written again
     assert "unit_test" not in ran_resource_types(demo_warehouse)
@@ -593,3 +594,36 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     monkeypatch.undo()
     publish.publish(build_db, served, parquet)
     assert pl.read_parquet(parquet / "fct_runs.parquet")["n"].sort().to_list() == [1, 2]
+
+
+def test_a_stamped_table_is_fingerprinted_by_its_stamps():
+    """Publishing knows a stamped mart changed from the stamps of the builds that wrote its rows (publish.STAMPED):
+    a row written again with the same values, or a row deleted, changes its fingerprint; a value changed without a
+    new stamp, which no build does, would not. A table without stamps is fingerprinted by every value."""
+    from zuora_wh.publish import _fingerprint
+
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as build; create schema build.marts")
+    con.execute(
+        "create table build.marts.fct_billing_runs as select * from (values ('a', 1, timestamp '2026-11-30 10:00:00'), "
+        "('b', 2, timestamp '2026-11-30 10:00:00')) as t(billing_run_id, n, _written_at)"
+    )
+    con.execute("create table build.marts.dim_entities as select * from build.marts.fct_billing_runs")
+    columns = [("billing_run_id", "VARCHAR"), ("n", "INTEGER"), ("_written_at", "TIMESTAMP")]
+
+    def fingerprints() -> tuple[str, str]:
+        return _fingerprint(con, "marts", "fct_billing_runs", columns), _fingerprint(
+            con, "marts", "dim_entities", columns
+        )
+
+    first = fingerprints()
+    con.execute("update build.marts.fct_billing_runs set _written_at = timestamp '2026-11-30 11:00:00' where n = 1")
+    rewritten = fingerprints()
+    assert rewritten[0] != first[0]
+    con.execute("delete from build.marts.fct_billing_runs where n = 2")
+    deleted = fingerprints()
+    assert deleted[0] != rewritten[0]
+    con.execute("update build.marts.fct_billing_runs set n = 3")
+    assert fingerprints()[0] == deleted[0]  # a value changed without a new stamp: not seen
+    con.execute("update build.marts.dim_entities set n = 3 where n = 1")
+    assert fingerprints()[1] != deleted[1] == first[1]  # a table without stamps: every value counts

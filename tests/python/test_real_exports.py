@@ -13,6 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers import REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
 
@@ -203,6 +204,50 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     build(exports, tmp_path / "fresh", *REFERENCE_ONLY)
     assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
     assert mart_rows(wh, "dim_entities") == mart_rows(tmp_path / "fresh", "dim_entities")
+
+
+def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
+    """An incremental build of the same project and settings tests, in the stamped marts, the rows it wrote
+    (macro get_where_subquery), and still catches what is wrong with them: a value that breaks a rule, and a value
+    that repeats one of a row it did not write. A row it did not write is not tested again (an old row broken here
+    by hand, in the build file, shows it); the build after a failed one tests every row. The quarantine is off
+    (and the same in every build), so that broken rows reach the mart."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
+    quarantine_off = ("--", "--vars", "{zuora_quarantine: false}")
+    write_demo_files(exports, bill_runs=40)
+    build(exports, wh, *quarantine_off)
+    db = next((wh / "build").iterdir()) / "zuora.duckdb"
+    (shared,), (broken,) = query(db, "select billing_run_number from marts.fct_billing_runs limit 2")
+    with duckdb.connect(str(db)) as con:  # an old row, broken after it was tested
+        con.execute(
+            "update marts.fct_billing_runs set billing_run_number = 'BR-123' where billing_run_number = ?", [broken]
+        )
+    pattern_test = "fct_billing_runs__billing_run_number_is_br_and_eight_digits"
+
+    def new_run(name: str, run_id: str, number: str) -> None:
+        header, rows = read_csv(next(exports.glob("zuora_billing_run_export*.csv")))
+        new = {"Billing Run: ID": run_id, "Billing Run: Billing Run Number": number}
+        write_csv(exports / name, header, [rows[0] | new | {"Billing Run: Updated Date": "2026-11-20T10:00:00-08:00"}])
+
+    def outcome(test: str) -> tuple[str, int]:
+        results = json.loads((db.parent / "target" / "run_results.json").read_text())["results"]
+        found = next(r for r in results if r["unique_id"].split(".")[2] == test)
+        return found["status"], found["failures"]
+
+    # a new run that shares an old run's number: found across every row, though the old row was not written now
+    new_run("zuora_billing_run_export_later.csv", "e" * 32, shared)
+    build(exports, wh, *quarantine_off)
+    assert outcome("fct_billing_runs__billing_run_number_is_unique_per_tenant") == ("warn", 1)
+    assert outcome(pattern_test) == ("pass", 0)  # the old broken row is not tested again
+    # a new run whose number is no Zuora number: caught among the rows written now
+    new_run("zuora_billing_run_export_latest.csv", "f" * 32, "BR-124")
+    failed = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
+    assert failed.returncode != 0 and f"{pattern_test} (fail)" in failed.stderr
+    assert outcome(pattern_test) == ("fail", 1)
+    # after a failed build, every row: the old broken row too
+    again = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
+    assert again.returncode != 0
+    assert outcome(pattern_test) == ("fail", 2)
 
 
 def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):

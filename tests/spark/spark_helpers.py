@@ -20,8 +20,8 @@ from zuora_wh.dbt_runner import DUCKDB_TARGET, SPARK_TARGET
 from zuora_wh.publish import PUBLISHED_SCHEMAS
 from zuora_wh.warehouse import build_db_path, spark_dir
 
-# when and by which invocation each engine built, or recorded a version of the status history
-NOT_COMPARED = {"built_at", "dbt_invocation_id", "recorded_at"}
+# when and by which invocation each engine built, recorded a version of the status history, or wrote a bill run
+NOT_COMPARED = {"built_at", "dbt_invocation_id", "recorded_at", "_written_at"}
 
 
 def start_build(warehouse: Path, export_dir: Path | None, *args: str) -> subprocess.Popen:

@@ -1,0 +1,42 @@
+{#
+  What a generic data test reads of the model it tests: dbt's own answer (the model, filtered by the test's `where`
+  config), and, in an incremental build that may test only what it wrote, only the rows it wrote.
+
+  The build (zuora_wh/build.py) says so in ZUORA_TEST_WRITTEN_ROWS_ONLY: the stamped tables (zuora_wh/publish.py,
+  STAMPED) and the column each row's build stamp is in (macro zuora_build_started_at). It does so only when the
+  build is incremental and the last build of the same project and settings succeeded: every row it did not write
+  passed these same tests then. A full build, a build after a failed one, a changed project, and Spark test every
+  row.
+
+  Only a test that looks at one row at a time is given the rows written now (the list row_by_row). A test that compares rows
+  with each other reads the whole table: the unique tests then look only at the values written now, counted across
+  every row (macro zuora_repeated_keys); the row counts stay whole. A test added later is whole until it is
+  listed.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set row_by_row = [
+        'not_null', 'accepted_values', 'relationships', 'matches_pattern', 'not_after', 'null_when',
+        'not_null_when', 'value_between', 'relationships_per_tenant', 'known_codes'
+    ] -%}
+    {%- set tested = adapter.dispatch('get_where_subquery', 'dbt')(relation) -%}
+    {%- set written = zuora_written_rows_condition(relation) -%}
+    {%- if written and model.test_metadata.name in row_by_row -%}
+        {{ return('(select * from ' ~ tested ~ ' where ' ~ written ~ ')') }}
+    {%- endif -%}
+    {{ return(tested) }}
+{%- endmacro %}
+
+
+{#
+  The SQL condition that selects the rows this build wrote in `relation`, or '' when this build tests every row of
+  it (see get_where_subquery). Read only when dbt executes a test, never while it parses the project: the setting
+  changes from build to build, and dbt parses again whatever depends on a setting that changed.
+#}
+{% macro zuora_written_rows_condition(relation) -%}
+    {%- if not execute or relation.identifier is not defined -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set stamped = fromjson(env_var('ZUORA_TEST_WRITTEN_ROWS_ONLY', '') or '{}') -%}
+    {%- set column = stamped.get(relation.identifier) -%}
+    {{ return(column ~ ' = ' ~ zuora_build_started_at() if column else '') }}
+{%- endmacro %}
