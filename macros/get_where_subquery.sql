@@ -8,10 +8,11 @@
   passed these same tests then. A full build, a build after a failed one, a changed project, and Spark test every
   row.
 
-  Only a test that looks at one row at a time is given the rows written now (the list row_by_row). A test that compares rows
-  with each other reads the whole table: the unique tests then look only at the values written now, counted across
-  every row (macro zuora_repeated_keys); the row counts stay whole. A test added later is whole until it is
-  listed.
+  Only an error-severity test is narrowed (zuora_written_rows_condition): an old row that fails a warning still
+  fails it, and every build says so, as a full build would. Of those, a test that looks at one row at a time (the
+  list row_by_row) is given the rows written now. A test that compares rows with each other reads the whole table:
+  the unique tests look only at the keys written now, counted across every row (macro zuora_repeated_keys); the
+  row counts stay whole. A test added later is whole until it is listed.
 #}
 {% macro get_where_subquery(relation) -%}
     {%- set row_by_row = [
@@ -28,12 +29,12 @@
 
 
 {#
-  The SQL condition that selects the rows this build wrote in `relation`, or '' when this build tests every row of
-  it (see get_where_subquery). Read only when dbt executes a test, never while it parses the project: the setting
-  changes from build to build, and dbt parses again whatever depends on a setting that changed.
+  The SQL condition that selects the rows this build wrote in `relation`, or '' when the error-severity test being
+  run reads every row of it (see get_where_subquery). Read only when dbt executes a test, never while it parses the
+  project: the setting changes from build to build, and dbt parses again whatever depends on a setting that changed.
 #}
 {% macro zuora_written_rows_condition(relation) -%}
-    {%- if not execute or relation.identifier is not defined -%}
+    {%- if not execute or relation.identifier is not defined or (config.get('severity') or 'error') | lower != 'error' -%}
         {{ return('') }}
     {%- endif -%}
     {%- set stamped = fromjson(env_var('ZUORA_TEST_WRITTEN_ROWS_ONLY', '') or '{}') -%}

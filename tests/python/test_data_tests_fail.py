@@ -171,3 +171,56 @@ def test_contract_rejects_a_missing_status(tmp_path, demo_exports):
     run = run_dbt(project, "build", "--exclude", "test_type:data", "--vars", "{zuora_quarantine: false}")
     assert run.returncode != 0
     assert "fct_billing_runs" in run.output and "NOT NULL constraint failed" in run.output, run.output[-3000:]
+
+
+STAMPED_MODEL = """{{ config(materialized='table') }}
+-- key a: written now, and an old row with the same key; key b: two old rows; an old row without a value
+select * from (
+    values
+    ('t', 'a', 1, {{ zuora_build_started_at() }}),
+    ('t', 'a', 2, timestamp '2020-01-01 00:00:00'),
+    ('t', 'b', null, timestamp '2020-01-01 00:00:00'),
+    ('t', 'b', 4, timestamp '2020-01-01 00:00:00')
+) as t (tenant, key, value, stamp)
+"""
+
+STAMPED_YAML = """version: 2
+models:
+  - name: broken_stamped
+    data_tests:
+      - unique_combination:
+          name: broken_stamped__key_is_unique
+          arguments:
+            columns: [tenant, key]
+    columns:
+      - name: key
+        data_tests:
+          - unique_per_tenant:
+              name: broken_stamped__key_is_unique_per_tenant
+      - name: value
+        data_tests:
+          - not_null:
+              name: broken_stamped__value_is_not_null
+"""
+
+
+def test_an_incremental_builds_tests_read_the_rows_it_wrote(tmp_path, demo_exports):
+    """In a build that tests the rows it wrote (ZUORA_TEST_WRITTEN_ROWS_ONLY, macro get_where_subquery), a
+    row-by-row test reads only the rows stamped by this build, and a unique test the keys written now, each counted
+    across every row: key a, written now and also held by an old row, fails; key b, held twice by old rows only,
+    and the old row without a value are not looked at. Without the setting, every row is."""
+    project = copy_project(tmp_path)
+    for name, (header, rows) in zip(("zuora_billing_run_export", "zuora_entity_export"), demo_exports, strict=True):
+        write_csv(project / "seeds" / f"{name}.csv", header, rows)
+    (project / "models" / "broken_stamped.sql").write_text(STAMPED_MODEL)
+    (project / "models" / "broken_stamped.yml").write_text(STAMPED_YAML)
+    tests = (
+        "broken_stamped__key_is_unique",
+        "broken_stamped__key_is_unique_per_tenant",
+        "broken_stamped__value_is_not_null",
+    )
+    written_only = {"ZUORA_TEST_WRITTEN_ROWS_ONLY": json.dumps({"broken_stamped": "stamp"})}
+    for env, failures in ((written_only, (1, 1, 0)), ({}, (2, 2, 1))):
+        run = run_dbt(project, "build", "--select", "broken_stamped", env=env)
+        results = run.results()
+        assert tuple(results[name]["failures"] for name in tests) == failures, run.output[-3000:]

@@ -207,11 +207,12 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
 
 
 def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
-    """An incremental build of the same project and settings tests, in the stamped marts, the rows it wrote
-    (macro get_where_subquery), and still catches what is wrong with them: a value that breaks a rule, and a value
-    that repeats one of a row it did not write. A row it did not write is not tested again (an old row broken here
-    by hand, in the build file, shows it); the build after a failed one tests every row. The quarantine is off
-    (and the same in every build), so that broken rows reach the mart."""
+    """An incremental build of the same project and settings runs the error-severity tests of the stamped marts on
+    the rows it wrote (macro get_where_subquery), and still catches what is wrong with them. A row it did not write
+    is not tested again (an old row broken here by hand, in the build file, shows it), but a warning still reads
+    every row; the build after a failed one tests every row. The quarantine is off (and the same in every build),
+    so that broken rows reach the mart. (A unique test's keys written now, counted across every row:
+    test_data_tests_fail.py.)"""
     exports, wh = tmp_path / "exports", tmp_path / "wh"
     quarantine_off = ("--", "--vars", "{zuora_quarantine: false}")
     write_demo_files(exports, bill_runs=40)
@@ -234,7 +235,7 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
         found = next(r for r in results if r["unique_id"].split(".")[2] == test)
         return found["status"], found["failures"]
 
-    # a new run that shares an old run's number: found across every row, though the old row was not written now
+    # a new run that shares an old run's number: a warning, which reads every row
     new_run("zuora_billing_run_export_later.csv", "e" * 32, shared)
     build(exports, wh, *quarantine_off)
     assert outcome("fct_billing_runs__billing_run_number_is_unique_per_tenant") == ("warn", 1)
