@@ -40,7 +40,7 @@ import duckdb
 from zuora_wh import alerts, current, input_files, loaded_files, options, raw_layer
 from zuora_wh.dbt_runner import DUCKDB_TARGET, ROOT, SPARK_RAW_LAYER, SPARK_TARGET, run_dbt
 from zuora_wh.errors import BuildFailed, ExportError, UsageError
-from zuora_wh.publish import FINGERPRINTS, build_lock, publish
+from zuora_wh.publish import FINGERPRINTS, STAMPED, build_lock, publish
 from zuora_wh.report import summary
 from zuora_wh.sql import SPARK
 from zuora_wh.tenants import tenants_file
@@ -132,13 +132,19 @@ def build(args) -> int:
             *unit_tests,
             *args.dbt_args,
         ]
+        written_rows_only = tests_written_rows_only(plan, full_refresh, same_project, spark)
+        if written_rows_only:
+            print(
+                f"tests: the error-severity tests of {' and '.join(STAMPED)} look at the rows this build writes "
+                "(the others passed them when written; --full-refresh tests every row)"
+            )
         dbt_started = time.time()
         rc = run_dbt(
             build_db,
             export_dir,
             dbt_args,
             SPARK_TARGET if spark else DUCKDB_TARGET,
-            written_rows_only=tests_written_rows_only(plan, full_refresh, same_project, spark),
+            written_rows_only=written_rows_only,
         )
         if rc != 0:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
