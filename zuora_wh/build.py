@@ -135,7 +135,7 @@ def build(args) -> int:
         written_rows_only = tests_written_rows_only(plan, full_refresh, same_project, spark)
         if written_rows_only:
             print(
-                f"tests: the error-severity tests of {' and '.join(STAMPED)} look at the rows this build writes "
+                f"tests: the error-severity tests of {', '.join(STAMPED)} look at the rows this build writes "
                 "(the others passed them when written; --full-refresh tests every row)"
             )
         dbt_started = time.time()

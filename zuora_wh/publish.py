@@ -161,10 +161,14 @@ def marts_of(con, database: str = "build") -> dict[str, tuple[str, list[tuple[st
 FINGERPRINTS = ".fingerprints.json"
 
 
-# The marts whose every row carries the stamp of the build that wrote it (macro zuora_build_started_at), and the
-# column it is in. An incremental build rewrites a small part of them: its data tests look at the rows it wrote
-# (macro get_where_subquery), and publishing fingerprints them by their stamps.
-STAMPED = {"fct_billing_runs": "_written_at", "fct_billing_run_status_history": "recorded_at"}
+# The tables whose every row carries the stamp of the build that wrote it (macro zuora_build_started_at), and the
+# column it is in. An incremental build writes a small part of them: its data tests look at the rows it wrote
+# (macro get_where_subquery), and publishing fingerprints the published ones by their stamps.
+STAMPED = {
+    "int_zuora__billing_run_versions": "_loaded_at",
+    "fct_billing_runs": "_written_at",
+    "fct_billing_run_status_history": "recorded_at",
+}
 
 
 def _fingerprint(con, schema: str, table: str, columns: list[tuple[str, str]]) -> str:

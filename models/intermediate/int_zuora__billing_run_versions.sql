@@ -227,7 +227,7 @@ final as (
         _source_file,
         _source_file_order,
         _source_row_number,
-        {{ zuora_invocation_id() }} as _loaded_by_invocation,
+        {{ zuora_build_started_at() }} as _loaded_at,
 
         ---------- quarantine: the raw row is kept only for rejected rows
         _reject_reasons,

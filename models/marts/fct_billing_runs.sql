@@ -50,7 +50,7 @@ deleted as (
         -- the accepted versions in the files this build loaded; a filter on a constant, so that DuckDB reads only
         -- their part of the table (a join would read every column of every version: 7 s at 10M bill runs)
         select * from versions
-        where _loaded_by_invocation = {{ zuora_invocation_id() }}
+        where _loaded_at = {{ zuora_build_started_at() }}
 
     ),
 
