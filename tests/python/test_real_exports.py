@@ -219,9 +219,11 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
     build(exports, wh, *quarantine_off)
     db = next((wh / "build").iterdir()) / "zuora.duckdb"
     (shared,), (broken,) = query(db, "select billing_run_number from marts.fct_billing_runs limit 2")
-    with duckdb.connect(str(db)) as con:  # an old row, broken after it was tested
+    with duckdb.connect(str(db)) as con:  # an old row, broken after it was tested: an error's rule and a warning's
         con.execute(
-            "update marts.fct_billing_runs set billing_run_number = 'BR-123' where billing_run_number = ?", [broken]
+            "update marts.fct_billing_runs set billing_run_number = 'BR-123', target_type = 'SomeAccounts' "
+            "where billing_run_number = ?",
+            [broken],
         )
     pattern_test = "fct_billing_runs__billing_run_number_is_br_and_eight_digits"
 
@@ -239,7 +241,8 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
     new_run("zuora_billing_run_export_later.csv", "e" * 32, shared)
     assert "look at the rows this build writes" in build(exports, wh, *quarantine_off).stdout
     assert outcome("fct_billing_runs__billing_run_number_is_unique_per_tenant") == ("warn", 1)
-    assert outcome(pattern_test) == ("pass", 0)  # the old broken row is not tested again
+    assert outcome("fct_billing_runs__target_type_is_a_known_target_type") == ("warn", 1)  # the old row warns again
+    assert outcome(pattern_test) == ("pass", 0)  # the old broken row is not tested again for an error
     # a new run whose number is no Zuora number: caught among the rows written now
     new_run("zuora_billing_run_export_latest.csv", "f" * 32, "BR-124")
     failed = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
