@@ -245,19 +245,24 @@ UNCHANGED_VIEWS_AND_SEEDS = ("config.materialized:view", "resource_type:seed", "
 ENTITY_MODELS = ("int_zuora__entity_versions", "dim_entities", "audit_entity_rejects")
 
 
+def builds_on_the_last(plan: Plan | None, full_refresh: bool, same_project: bool) -> bool:
+    """Whether this build adds to what the last one made: an incremental build of export files, after a dbt build in
+    the folder that had the same project and settings and succeeded. What that build made and tested stands."""
+    return plan is not None and not full_refresh and same_project
+
+
 def left_out(plan: Plan | None, full_refresh: bool, same_project: bool) -> list[str]:
     """dbt's --exclude arguments for what this build need not build again (UNCHANGED_VIEWS_AND_SEEDS)."""
-    if plan is None or full_refresh or not same_project:
+    if not builds_on_the_last(plan, full_refresh, same_project):
         return []
     return ["--exclude", *UNCHANGED_VIEWS_AND_SEEDS, *(() if plan.entities_changed else ENTITY_MODELS)]
 
 
 def tests_written_rows_only(plan: Plan | None, full_refresh: bool, same_project: bool, spark: bool) -> bool:
     """Whether the data tests of the stamped marts may look only at the rows this build writes (macro
-    get_where_subquery): in an incremental build of export files on DuckDB, when the last dbt build in the folder had
-    the same project and settings and succeeded, so that every row this build does not write passed the same tests
-    then. Otherwise every row is tested."""
-    return plan is not None and not full_refresh and same_project and not spark
+    get_where_subquery): when it builds on the last build, on DuckDB, every row it does not write passed the same
+    tests then. Otherwise every row is tested."""
+    return builds_on_the_last(plan, full_refresh, same_project) and not spark
 
 
 def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> None:
