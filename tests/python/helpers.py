@@ -115,11 +115,11 @@ def query(db: Path, sql: str, parameters: list | None = None) -> list[tuple]:
 
 def mart_rows(warehouse: Path, model: str = "fct_billing_runs") -> list[tuple]:
     """Every row of a mart, without its lineage columns (which name the file each version came from, and the build
-    that wrote the row)."""
+    that wrote the row), in the order of its key (the tenant, then the ID)."""
     key, stamp = ("billing_run_id", ", _written_at") if model == "fct_billing_runs" else ("entity_id", "")
     return query(
         warehouse / "zuora.duckdb",
-        f"select * exclude (_source_file, _source_row_number{stamp}) from marts.{model} order by {key}",
+        f"select * exclude (_source_file, _source_row_number{stamp}) from marts.{model} order by tenant, {key}",
     )
 
 
