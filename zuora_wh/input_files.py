@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import xxhash
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field, deleted_column, deleted_headers
 from zuora_wh.errors import ExportError
@@ -55,6 +56,15 @@ REQUIRED_BILLING_RUN = ("Id", "Status", "UpdatedDate")
 REQUIRED_ENTITY = ("Id",)
 CHUNK = 1 << 20
 FILE_CHECK_THREADS = 2  # files checked at a time (prepare)
+TAIL = 65536  # the characters of a file's end kept to check its last line (_check_last_line)
+
+
+def content_hash():
+    """The hash of a file's content, which says whether it changed since the last build: XXH3's 128 bits, not a
+    cryptographic hash, since nobody forges an export to collide with another (at 10M bill runs, 0.04 s per file of
+    370 MB against BLAKE2b's 0.3 s)."""
+    return xxhash.xxh3_128()
+
 
 # File name ending (before an optional .gz) -> (reader, format name). The one list of what is read. Beside Zuora's own
 # formats, what a spreadsheet's "Save As" offers for a table (Microsoft: "File formats that are supported in Excel",
@@ -359,7 +369,7 @@ def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
     """Read the whole file once (``inspect`` has refused an empty one): it must be UTF-8 text, with content once
     decompressed. Returns (a hash of its content, its tail)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    digest = hashlib.blake2b(digest_size=16)
+    digest = content_hash()
     offset, tail = 0, ""
     try:
         with open_file(path, gz) as fh:
@@ -369,16 +379,19 @@ def _read_checked(path: Path, name: str, gz: bool) -> tuple[str, str]:
                     raise ExportError(
                         f"{name}: not a text file (it holds binary data, at byte {offset + chunk.index(0)})"
                     )
+                # A chunk of ASCII alone, with no character left open by the one before, is UTF-8 as it is: only
+                # its end is decoded, for the tail (the check of a file at 10M bill runs: 0.17 s to 0.05).
+                held = len(decoder.getstate()[0])  # the bytes of a character the last chunk left open
                 try:
-                    text = decoder.decode(chunk)
+                    text = chunk[-TAIL:].decode("ascii") if chunk.isascii() and not held else decoder.decode(chunk)
                 except UnicodeDecodeError as e:
-                    at = offset + max(e.start, 0)
+                    at = offset - held + e.start  # the decoder counts from the bytes it held
                     raise ExportError(
                         f"{name}: not UTF-8 text (line {_line_at(path, gz, at)}: invalid byte at offset {at}); a "
                         "spreadsheet's 'CSV (Comma delimited)' writes the Windows code page: save it as 'CSV UTF-8 "
                         "(Comma delimited)', or export it again from Zuora"
                     ) from None
-                tail = (tail + text)[-65536:]
+                tail = (tail + text)[-TAIL:]
                 offset += len(chunk)
     except (OSError, EOFError, zlib.error) as e:
         raise ExportError(f"{name}: not a readable gzip file ({e}); export or download it again") from None
@@ -457,7 +470,7 @@ def _header_of_json(path: Path, name: str, compression: str) -> tuple[list[str],
     except duckdb.Error as e:
         first = str(e).strip().splitlines()[0]
         raise ExportError(f"{name}: not a readable JSON export ({first})") from None
-    digest = hashlib.blake2b(digest_size=16)
+    digest = content_hash()
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)

@@ -664,6 +664,38 @@ def test_of_two_broken_files_the_oldest_is_named_and_a_mac_file_counts_its_lines
         input_files.prepare(exports, tmp_path / "cache")
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 7, 1 << 20])
+def test_the_file_check_reads_utf8_across_its_chunks(tmp_path, monkeypatch, chunk):
+    """The file check reads a file in chunks and decodes only the end of a chunk of ASCII alone: whatever the size of
+    its chunks, a character cut by a chunk's end is whole, a lead byte followed by ASCII is refused, and so is a file
+    that ends inside a character; the hash is of the whole content, and the tail is the file's end."""
+    from zuora_wh import input_files
+
+    monkeypatch.setattr(input_files, "CHUNK", chunk)
+    monkeypatch.setattr(input_files, "TAIL", 5)
+    text = "Id,Name\nx1,caf\u00e9 \u20ac\nx2,plain ascii\nx3,\u00fc\u00fc\n"
+    good = tmp_path / "good.csv"
+    good.write_bytes(text.encode())
+    digest, tail = input_files._read_checked(good, "good.csv", False)
+    assert (digest, tail) == (_hash_of(text.encode()), text[-5:])
+    for content, error in (
+        (b"Id,Name\nab\xc3cd,e\n", "not UTF-8 text (line 2: invalid byte at offset 10)"),
+        (b"Id,Name\nab,\xe2\x82", "not UTF-8 text (the file ends inside a character)"),
+    ):
+        bad = tmp_path / "bad.csv"
+        bad.write_bytes(content)
+        with pytest.raises(input_files.ExportError, match=re.escape(f"bad.csv: {error}")):
+            input_files._read_checked(bad, "bad.csv", False)
+
+
+def _hash_of(content: bytes) -> str:
+    from zuora_wh import input_files
+
+    digest = input_files.content_hash()
+    digest.update(content)
+    return digest.hexdigest()
+
+
 def test_slash_dates_follow_the_setting_only_where_the_file_is_silent(tmp_path):
     """ZUORA_SLASH_DATE_ORDER reads a file whose every slash date could be either way; it may not contradict a file
     that says its order."""
