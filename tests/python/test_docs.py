@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +16,17 @@ from helpers import ROOT, sql_examples
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
-    """`dbt docs generate` on the demo build of `make dbt-test` (target/test.duckdb: make test builds it first)."""
+    """`dbt docs generate` on the demo build of `make dbt-test` (target/test.duckdb: make test builds it first). dbt
+    opens the database for writing, so it gets a copy under the same name (the database is named after its file), and
+    the other test files may read the original meanwhile (a DuckDB file has one writer or many readers)."""
     db = ROOT / "target" / "test.duckdb"
     assert db.exists(), "run `make dbt-test` first (make test does): these tests document the build it makes"
     target = tmp_path_factory.mktemp("docs_target")
+    copy = tmp_path_factory.mktemp("docs_db") / db.name
+    shutil.copyfile(db, copy)
     env = {
         **os.environ,
-        "ZUORA_DUCKDB_PATH": str(db),
+        "ZUORA_DUCKDB_PATH": str(copy),
         "ZUORA_INPUT": "demo",
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_TARGET_PATH": str(target),
