@@ -298,7 +298,10 @@ def make_run(i: int, n: int, seed: int, entities: list[Entity], users: list[str]
     if back < in_flight:
         status = IN_FLIGHT_STATUSES[back % len(IN_FLIGHT_STATUSES)]
         ui_label = back >= len(IN_FLIGHT_STATUSES)
-        created = end - back * IN_FLIGHT_EVERY - timedelta(seconds=rng.randint(0, 3600))
+        # A run after the end (back < 0: a re-export's new run) comes at the history's own pace, at most every few
+        # hours: a re-export of a large tenant's new runs spans hours, not years.
+        every = IN_FLIGHT_EVERY if back >= 0 else min(IN_FLIGHT_EVERY, timedelta(seconds=step))
+        created = end - back * every - timedelta(seconds=rng.randint(0, int(min(3600, every.total_seconds()))))
         local = created.astimezone(TENANT_TZ)
     run_type = "CatchUp" if rng.random() < 0.07 and status not in ("Canceled", "CancelInProgress") else "Regular"
     target_type = rng.choice(TARGET_TYPES)
@@ -520,7 +523,8 @@ def write_demo_reexport(
     months: int = DEMO_MONTHS,
 ) -> Path:
     """An incremental re-export of a history written by ``write_demo_files`` with the same ``bill_runs`` and
-    ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs."""
+    ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs, created after
+    the history's end at its own pace (at most every few hours)."""
     rng = random.Random(seed)
     users = [hex_id(rng) for _ in range(6)]
     entities = make_entities(rng, users)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from helpers import ROOT, read_csv
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, headers, status_ui_labels, statuses
-from zuora_wh.generate import guard, main, write_demo_files, zuora_datetime
+from zuora_wh.generate import (
+    DEMO_MONTHS,
+    DEMO_START,
+    guard,
+    hex_id,
+    main,
+    make_entities,
+    make_run,
+    write_demo_files,
+    zuora_datetime,
+)
 
 BR = "Billing Run: "
 OFFSET_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2})")
@@ -127,6 +139,25 @@ def test_only_the_latest_runs_are_on_their_way(runs):
 
     last = max(day(r) for r in runs)
     assert 6 <= len(in_flight) <= 12 and all((last - day(r)).days <= 2 for r in in_flight)
+
+
+def test_a_reexports_new_runs_follow_the_history_at_its_pace():
+    """A re-export's new runs (past the history's last) come after its end at the history's own pace, at most every few
+    hours: a thousand new runs of a million-run history span hours, not the 166 days of one every four hours, and a
+    small history's still come every few hours."""
+    seed = 20240101
+    rng = random.Random(seed)
+    users = [hex_id(rng) for _ in range(6)]
+    entities = make_entities(rng, users)
+
+    def created(i: int, n: int) -> datetime:
+        return make_run(i, n, seed, entities, users, DEMO_START, DEMO_MONTHS).created
+
+    n = 1_000_000
+    new = [created(i, n) for i in range(n, n + 1000)]
+    assert created(n - 1, n) <= min(new) and max(new) - created(n - 1, n) < timedelta(days=1)
+    small = [created(i, 300) for i in range(300, 304)]
+    assert all(timedelta(hours=3) <= b - a <= timedelta(hours=5) for a, b in pairwise(small))
 
 
 def test_runs_that_never_processed_are_in_the_demo(runs):
