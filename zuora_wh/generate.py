@@ -38,6 +38,7 @@ TENANT_TZ = ZoneInfo("America/Los_Angeles")
 DEMO_BILL_RUNS = 720
 DEMO_START = date(2024, 11, 1)
 DEMO_MONTHS = 24
+DEMO_SEED = 20240101  # the demo's random seed: the same seed writes the same files
 BILLING_RUN_FILE = "zuora_billing_run_export.csv"
 COMBINED_FILE = "zuora_billing_run_data_source.csv"
 ENTITY_FILE = "zuora_entity_export.csv"
@@ -180,6 +181,14 @@ def make_entities(rng: random.Random, users: list[str]) -> list[Entity]:
             )
         )
     return entities
+
+
+def draw_tenant(seed: int) -> tuple[random.Random, list[str], list[Entity]]:
+    """The tenant's users and entities drawn from ``seed``, and the generator that drew them (the entity export's rows
+    come from it next): a history and its re-exports, written with the same seed, share them."""
+    rng = random.Random(seed)
+    users = [hex_id(rng) for _ in range(6)]
+    return rng, users, make_entities(rng, users)
 
 
 def entity_rows(entities: list[Entity], users: list[str], rng: random.Random) -> Iterator[list[str]]:
@@ -436,7 +445,7 @@ def _writer(path: Path, header: list[str], bom: bool = False):
 def write_demo_files(
     out_dir: Path,
     bill_runs: int = DEMO_BILL_RUNS,
-    seed: int = 20240101,
+    seed: int = DEMO_SEED,
     header_style: str = "label",
     start: date = DEMO_START,
     months: int = DEMO_MONTHS,
@@ -456,9 +465,7 @@ def write_demo_files(
       side by side.
     - ``workers`` > 1 writes that many files at once, in separate processes.
     """
-    rng = random.Random(seed)
-    users = [hex_id(rng) for _ in range(6)]
-    entities = make_entities(rng, users)
+    rng, users, entities = draw_tenant(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     entity_export = list(entity_rows(entities, users, rng))
     kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "start": start, "months": months}
@@ -517,7 +524,7 @@ def write_demo_reexport(
     bill_runs: int,
     share: float,
     new_runs: int = 0,
-    seed: int = 20240101,
+    seed: int = DEMO_SEED,
     header_style: str = "label",
     name: str = "zuora_billing_run_export_reexport.csv",
     months: int = DEMO_MONTHS,
@@ -525,9 +532,7 @@ def write_demo_reexport(
     """An incremental re-export of a history written by ``write_demo_files`` with the same ``bill_runs`` and
     ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs, created after
     the history's end at its own pace (at most every few hours)."""
-    rng = random.Random(seed)
-    users = [hex_id(rng) for _ in range(6)]
-    entities = make_entities(rng, users)
+    _, users, entities = draw_tenant(seed)
     kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "months": months}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
@@ -549,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out-dir", type=Path, required=True, help="folder to write the exports to (created if missing)")
     p.add_argument("--bill-runs", type=int, default=DEMO_BILL_RUNS, help="number of bill runs (default 720)")
-    p.add_argument("--seed", type=int, default=20240101, help="random seed; the same seed writes the same files")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help="random seed; the same seed writes the same files")
     p.add_argument(
         "--header-style",
         choices=("label", "api"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -14,11 +13,11 @@ from helpers import ROOT, read_csv
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, headers, status_ui_labels, statuses
 from zuora_wh.generate import (
     DEMO_MONTHS,
+    DEMO_SEED,
     DEMO_START,
+    draw_tenant,
     guard,
-    hex_id,
     main,
-    make_entities,
     make_run,
     write_demo_files,
     zuora_datetime,
@@ -145,13 +144,10 @@ def test_a_reexports_new_runs_follow_the_history_at_its_pace():
     """A re-export's new runs (past the history's last) come after its end at the history's own pace, at most every few
     hours: a thousand new runs of a million-run history span hours, not the 166 days of one every four hours, and a
     small history's still come every few hours."""
-    seed = 20240101
-    rng = random.Random(seed)
-    users = [hex_id(rng) for _ in range(6)]
-    entities = make_entities(rng, users)
+    _, users, entities = draw_tenant(DEMO_SEED)
 
     def created(i: int, n: int) -> datetime:
-        return make_run(i, n, seed, entities, users, DEMO_START, DEMO_MONTHS).created
+        return make_run(i, n, DEMO_SEED, entities, users, DEMO_START, DEMO_MONTHS).created
 
     n = 1_000_000
     new = [created(i, n) for i in range(n, n + 1000)]
