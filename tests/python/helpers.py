@@ -37,6 +37,20 @@ class DbtRun:
         return {r["unique_id"].split(".")[2]: r for r in data["results"]}
 
 
+TEST_BUILD = ROOT / "target" / "test.duckdb"  # the demo build of `make dbt-test`, which make test makes first
+
+
+def copy_of_test_build(folder: Path) -> Path:
+    """A copy of TEST_BUILD in ``folder``, under the same name (the database is named after its file), for a tool that
+    opens it for writing (dbt, MetricFlow) while other test files read the original: a DuckDB file has one writer or
+    many readers."""
+    assert TEST_BUILD.exists(), "run `make dbt-test` first (make test does): these tests read the demo build it makes"
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / TEST_BUILD.name
+    shutil.copyfile(TEST_BUILD, copy)
+    return copy
+
+
 def copy_project(dest: Path) -> Path:
     """A copy of the dbt project (code only, no seeds data) in ``dest``."""
     for part in PROJECT_PARTS:

@@ -24,7 +24,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from fake_zuora import FakeZuora, demo_tenant, parse_utc, utc_text
-from helpers import ROOT, zuora_wh
+from helpers import ROOT, TEST_BUILD, zuora_wh
 
 from zuora_wh.alerts import News, Thresholds, Webhook, thresholds
 from zuora_wh.errors import UsageError
@@ -32,7 +32,7 @@ from zuora_wh.errors import UsageError
 SMTP_USER, SMTP_PASSWORD = "alerts", "s3cret-smtp-password"
 TOKEN = "T000/B000/not-to-be-printed"  # the secret part of a webhook's URL
 README = ROOT / "README.md"
-TEST_DB = ROOT / "target" / "test.duckdb"
+TEST_DB = TEST_BUILD
 
 
 class Hook:

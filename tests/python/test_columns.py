@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import yaml
-from helpers import ROOT, query
+from helpers import ROOT, TEST_BUILD, query
 
 from zuora_wh.columns import (
     BILLING_RUN_EXPORT_FIELDS,
@@ -21,7 +21,7 @@ from zuora_wh.columns import (
 )
 
 MODELS = ROOT / "models"
-TEST_DB = ROOT / "target" / "test.duckdb"
+TEST_DB = TEST_BUILD
 # The data source's fields as the models hold them, in the marts' order: a bill run's (and its entity's ID), an
 # entity's.
 RUN_COLUMNS = [column for _, _, column, _ in FIELDS["billing_run"]] + ["entity_id"]

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import ROOT, sql_examples
+from helpers import ROOT, TEST_BUILD, copy_of_test_build, sql_examples
 
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
-    """`dbt docs generate` on the demo build of `make dbt-test` (target/test.duckdb: make test builds it first). dbt
-    opens the database for writing, so it gets a copy under the same name (the database is named after its file), and
-    the other test files may read the original meanwhile (a DuckDB file has one writer or many readers)."""
-    db = ROOT / "target" / "test.duckdb"
-    assert db.exists(), "run `make dbt-test` first (make test does): these tests document the build it makes"
+    """`dbt docs generate` on the demo build of `make dbt-test` (target/test.duckdb: make test builds it first), in a
+    copy: dbt opens the database for writing, and other test files read the original meanwhile."""
     target = tmp_path_factory.mktemp("docs_target")
-    copy = tmp_path_factory.mktemp("docs_db") / db.name
-    shutil.copyfile(db, copy)
+    copy = copy_of_test_build(tmp_path_factory.mktemp("docs_db"))
     env = {
         **os.environ,
         "ZUORA_DUCKDB_PATH": str(copy),
@@ -83,7 +78,7 @@ def test_doc_blocks_are_sentences(docs):
 @pytest.mark.parametrize(("where", "sql"), sql_examples(), ids=[w for w, _ in sql_examples()])
 def test_every_sql_example_runs(where, sql):
     """The examples people copy work: each runs on the demo build of `make dbt-test` (target/test.duckdb)."""
-    db = ROOT / "target" / "test.duckdb"
+    db = TEST_BUILD
     assert db.exists(), "run `make dbt-test` first (make test does)"
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute(sql).fetchall()

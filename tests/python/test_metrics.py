@@ -7,17 +7,16 @@ from __future__ import annotations
 import csv
 import math
 import os
-import shutil
 from collections import defaultdict
 from datetime import date, datetime
 
 import duckdb
 import pytest
-from helpers import ROOT, query, sql_examples
+from helpers import ROOT, TEST_BUILD, copy_of_test_build, query, sql_examples
 
 from zuora_wh.metrics import materialise, mf_query, saved_queries
 
-DB = ROOT / "target" / "test.duckdb"
+DB = TEST_BUILD
 DAILY = (
     "select tenant, entity_name, run_date, bill_runs, error_runs, failure_rate, invoices_generated, "
     "processing_seconds_p50, processing_seconds_p95, posting_lag_seconds_p50 from marts.fct_billing_run_daily"
@@ -32,10 +31,7 @@ def daily():
 
 @pytest.fixture
 def db_copy(tmp_path):
-    copy = tmp_path / "db" / DB.name
-    copy.parent.mkdir()
-    shutil.copyfile(DB, copy)
-    return copy
+    return copy_of_test_build(tmp_path / "db")
 
 
 def _number(text: str) -> float | None:

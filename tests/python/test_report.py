@@ -11,12 +11,12 @@ from datetime import date, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import ROOT, query
+from helpers import TEST_BUILD, query
 
 from zuora_wh.columns import statuses
 from zuora_wh.html_report import STATUS_COLOURS, charts, window, write
 
-DB = ROOT / "target" / "test.duckdb"
+DB = TEST_BUILD
 CHARTS = ["runs-by-status", "failure-rate", "processing-time", "posting-lag", "invoices-by-entity"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
