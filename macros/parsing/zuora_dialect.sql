@@ -13,6 +13,34 @@
     regexp_full_match({{ expr }}, '{{ pattern }}')
 {%- endmacro %}
 
+{# expr without the characters of the rule space_characters (Unicode's space separators) at either end. DuckDB's
+   trim() removes exactly these (a test checks it over every character), and four times quicker than trim() given
+   the list; Spark's trim() removes the ASCII space alone, so it is given the list. #}
+{% macro zuora_trim(expr) -%}
+    {{ return(adapter.dispatch('zuora_trim', 'zuora_billing_runs')(expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_trim(expr) -%}
+    trim({{ expr }})
+{%- endmacro %}
+
+{% macro spark__zuora_trim(expr) -%}
+    trim(both '{{ zuora_rule("space_characters") }}' from {{ expr }})
+{%- endmacro %}
+
+{# True when text holds ASCII characters alone (as many bytes as characters; null for null). #}
+{% macro zuora_is_ascii(expr) -%}
+    {{ return(adapter.dispatch('zuora_is_ascii', 'zuora_billing_runs')(expr)) }}
+{%- endmacro %}
+
+{% macro default__zuora_is_ascii(expr) -%}
+    (strlen({{ expr }}) = length({{ expr }}))
+{%- endmacro %}
+
+{% macro spark__zuora_is_ascii(expr) -%}
+    (octet_length({{ expr }}) = length({{ expr }}))
+{%- endmacro %}
+
 {# Said of a CTE that a model reads more than once (name as {{ zuora_not_materialized() }} (...)): DuckDB would hold
    such a CTE in memory whole, every column of every row, before its first reader (at 10M bill runs, 2.2 GB for the
    daily mart's runs); not materialized, each reader scans the table for the columns it needs. Spark inlines a CTE

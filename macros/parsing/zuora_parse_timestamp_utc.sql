@@ -26,10 +26,20 @@
                slash ~ ' %H:%M', '%d.%m.%Y', '%d.%m.%Y %H:%M:%S', '%Y/%m/%d', '%Y/%m/%d %H:%M:%S']) }}
 {%- endmacro %}
 
+{# text_expr with a final Z (Zulu, UTC) spelled as the offset +00:00, which every engine's pattern for an offset reads.
+   (like and substr rather than a regular expression: this runs for every datetime of every row.) #}
+{% macro zuora_z_as_utc_offset(text_expr) -%}
+    case
+        when {{ text_expr }} like '%Z' or {{ text_expr }} like '%z'
+            then concat(substr({{ text_expr }}, 1, length({{ text_expr }}) - 1), '+00:00')
+        else {{ text_expr }}
+    end
+{%- endmacro %}
+
 {% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
         times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
-    {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
+    {%- set utc_text = zuora_z_as_utc_offset(text_expr) -%}
     coalesce(
         timezone('UTC', {{ zuora_first_strptime(utc_text, zuora_datetime_formats(true)) }}),
         timezone('UTC', timezone({{ timezone_expr }},
@@ -39,7 +49,7 @@
 
 {% macro spark__zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {#- The session runs in UTC: a pattern with an offset gives the UTC instant; a local one is moved from the zone. -#}
-    {%- set utc_text = "regexp_replace(" ~ text_expr ~ ", '[Zz]$', '+00:00')" -%}
+    {%- set utc_text = zuora_z_as_utc_offset(text_expr) -%}
     coalesce(
         {{ zuora_first_to_timestamp(utc_text, zuora_datetime_formats(true)) }},
         to_utc_timestamp({{ zuora_first_to_timestamp(text_expr, zuora_datetime_formats(false), order_expr) }},

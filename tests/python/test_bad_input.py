@@ -18,10 +18,11 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers import ROOT, query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, deleted_column, headers
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, deleted_column, headers, rules
 from zuora_wh.generate import write_demo_files
 
 # is_deleted: AQuA's Deleted column, in the files of the cases that set it (extracts that ask for deleted records)
@@ -366,6 +367,19 @@ def test_value_is_cleaned_and_loaded(bad_rows_build, name):
         f"clean_{name}.csv",
     )
     assert rejects == [(0,)]
+
+
+def test_duckdbs_trim_removes_the_rule_space_characters_and_nothing_else():
+    """Staging trims text with DuckDB's trim() (default__zuora_trim), and Spark's is given the rule's list: the two
+    agree only if DuckDB's trim() removes exactly the characters of the rule space_characters."""
+    trimmed = {
+        chr(code)
+        for (code,) in duckdb.sql(
+            "select code from range(1, 65536) t(code) "
+            "where (code < 55296 or code > 57343) and length(trim(chr(code::int) || 'a' || chr(code::int))) = 1"
+        ).fetchall()
+    }
+    assert trimmed == set(rules()["space_characters"])
 
 
 def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
