@@ -48,7 +48,9 @@ FILES = 10
 
 # The baseline: plain DuckDB SQL doing the core of what the dbt project does (all-text read of every file, the
 # same cleaning and parsing functions, latest version per bill run, left join to the entities, write a table),
-# written as one would by hand. It does not do what the project adds on top: row-level checks and the
+# written as one would by hand (its clean() trims every value; the project's zuora_clean_text first lets through the
+# values that need no cleaning, a rule of its own: DECISIONLOG, Performance rules). It does not do what the project
+# adds on top: row-level checks and the
 # quarantine, file and row lineage, the parsed-versions table that makes builds incremental, the
 # reconciliation, the contracts and the data tests.
 BASELINE_SQL = """
