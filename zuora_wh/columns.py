@@ -129,6 +129,11 @@ def csv_injection_characters() -> tuple[str, ...]:
     return tuple(rules()["csv_injection_characters"])
 
 
+def space_characters() -> str:
+    """The characters trimmed from both ends of a text value (Unicode's space separators), as one string."""
+    return rules()["space_characters"]
+
+
 def deleted_column() -> str:
     """The column AQuA adds when asked for deleted records (true on a deleted bill run), and the raw layer's name
     for it (var zuora_deleted_column)."""

@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING
 import duckdb
 import xxhash
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, Field, deleted_column, deleted_headers
+from zuora_wh.columns import (
+    BILLING_RUN_EXPORT_FIELDS,
+    ENTITY_FIELDS,
+    Field,
+    deleted_column,
+    deleted_headers,
+    space_characters,
+)
 from zuora_wh.errors import ExportError
 from zuora_wh.sql import quote_identifier as _q
 from zuora_wh.sql import quote_string as _s
@@ -579,11 +586,12 @@ _MONTH_FIRST = r"^\s*[0-9]{1,2}/(1[3-9]|2[0-9]|3[01])/[0-9]{4}([^0-9]|$)"
 _TWO_DIGIT_YEAR = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}([^0-9]|$)"
 
 
-# What the file check counts as one Billing Run ID: the text without any whitespace or apostrophe, hashed. Two IDs that
-# staging cleans to the same value (zuora_clean_text trims them and drops a leading apostrophe) have the same key, so
-# the count of repeats is never below the int model's; a hash collision can only raise it (a file then takes the
-# slower path of a file with repeats, never a wrong one).
-REPEATED_ID_KEY = "hash(regexp_replace({}, '[[:space:]'']', '', 'g'))"
+# What the file check counts as one Billing Run ID: the text without any whitespace, space character (the rule
+# space_characters, which staging trims: a no-break space among them) or apostrophe, hashed. Two IDs that staging
+# cleans to the same value (zuora_clean_text trims them and drops a leading apostrophe) have the same key, so the
+# count of repeats is never below the int model's; a hash collision can only raise it (a file then takes the slower
+# path of a file with repeats, never a wrong one).
+REPEATED_ID_KEY = "hash(regexp_replace({}, '[[:space:]" + space_characters() + "'']', '', 'g'))"
 
 
 def _scan(ef: InputFile) -> Scan:

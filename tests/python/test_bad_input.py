@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from helpers import ROOT, query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, deleted_column, headers, rules
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, ENTITY_FIELDS, deleted_column, headers, space_characters
 from zuora_wh.generate import write_demo_files
 
 # is_deleted: AQuA's Deleted column, in the files of the cases that set it (extracts that ask for deleted records)
@@ -154,6 +154,15 @@ REJECTED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
         [
             {"billing_run_id": "ef" * 16, "billing_run_name": "first"},
             {"billing_run_id": "  " + "ef" * 16 + " ", "billing_run_name": "second"},
+        ],
+        ["duplicate_id_in_file", "duplicate_id_in_file"],
+    ),
+    # the same ID once after a no-break space (a spreadsheet's re-save): staging trims it like a space, and so must the
+    # file check's count (rule space_characters)
+    "duplicate_id_in_file__no_break_space": (
+        [
+            {"billing_run_id": "12" * 16, "billing_run_name": "first"},
+            {"billing_run_id": "\u00a0" + "12" * 16, "billing_run_name": "second"},
         ],
         ["duplicate_id_in_file", "duplicate_id_in_file"],
     ),
@@ -379,7 +388,7 @@ def test_duckdbs_trim_removes_the_rule_space_characters_and_nothing_else():
             "where (code < 55296 or code > 57343) and length(trim(chr(code::int) || 'a' || chr(code::int))) = 1"
         ).fetchall()
     }
-    assert trimmed == set(rules()["space_characters"])
+    assert trimmed == set(space_characters())
 
 
 def test_exact_duplicate_in_one_file_is_one_bill_run(bad_rows_build):
