@@ -14,8 +14,9 @@
 {%- endmacro %}
 
 {# expr without the characters of the rule space_characters (Unicode's space separators) at either end. DuckDB's
-   trim() removes exactly these (a test checks it over every character), and four times quicker than trim() given
-   the list; Spark's trim() removes the ASCII space alone, so it is given the list. #}
+   trim() removes exactly these (a test checks it over the Basic Multilingual Plane, where they all are), and is
+   four times quicker than trim() given the list; Spark's trim() does not remove the no-break space, so it is given
+   the list. #}
 {% macro zuora_trim(expr) -%}
     {{ return(adapter.dispatch('zuora_trim', 'zuora_billing_runs')(expr)) }}
 {%- endmacro %}
