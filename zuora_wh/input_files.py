@@ -131,7 +131,7 @@ class Scan:
     month_first: tuple[int, str, str] | None = None  # a second part above 12: 01/25/2026
     example: tuple[int, str, str] | None = None  # any slash date
     two_digit_year: tuple[int, str, str] | None = None  # 1/25/26: a spreadsheet's re-save
-    # rows whose Billing Run ID another row of the file has too (REPEATED_ID_KEY); None when not counted (a file
+    # rows whose Billing Run ID another row of the file has too (repeated_id_key); None when not counted (a file
     # checked by an earlier version)
     repeated_billing_run_ids: int | None = None
 
@@ -586,12 +586,14 @@ _MONTH_FIRST = r"^\s*[0-9]{1,2}/(1[3-9]|2[0-9]|3[01])/[0-9]{4}([^0-9]|$)"
 _TWO_DIGIT_YEAR = r"^\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}([^0-9]|$)"
 
 
-# What the file check counts as one Billing Run ID: the text without any whitespace, space character (the rule
-# space_characters, which staging trims: a no-break space among them) or apostrophe, hashed. Two IDs that staging
-# cleans to the same value (zuora_clean_text trims them and drops a leading apostrophe) have the same key, so the
-# count of repeats is never below the int model's; a hash collision can only raise it (a file then takes the slower
-# path of a file with repeats, never a wrong one).
-REPEATED_ID_KEY = "hash(regexp_replace({}, '[[:space:]" + space_characters() + "'']', '', 'g'))"
+def repeated_id_key(column: str) -> str:
+    """What the file check counts as one Billing Run ID, as SQL on ``column``: the text without any whitespace, space
+    character (the rule space_characters, which staging trims: a no-break space among them) or apostrophe, hashed.
+    Two IDs that staging cleans to the same value (zuora_clean_text trims them and drops a leading apostrophe) have
+    the same key, so the count of repeats is never below the int model's; a hash collision can only raise it (a file
+    then takes the slower path of a file with repeats, never a wrong one). A function, so that the rules are read when
+    a file is checked, not when the module is imported (zuora_wh.columns)."""
+    return f"hash(regexp_replace({column}, '[[:space:]{space_characters()}'']', '', 'g'))"
 
 
 def _scan(ef: InputFile) -> Scan:
@@ -621,7 +623,7 @@ def _scan(ef: InputFile) -> Scan:
     no_id = " and ".join(f"nullif(trim({_q(h)}), '') is null" for h in ids) or "false"
     slashed = f"contains(concat({', '.join(_q(h) for h in dated)}), '/')" if dated else "false"
     run_id = ef.billing_run_columns.get("Billing Run: ID")
-    key = REPEATED_ID_KEY.format(_q(run_id)) if run_id else "null"
+    key = repeated_id_key(_q(run_id)) if run_id else "null"
     quick = (
         f"select count(*), count(*) filter (where {no_id}), count(*) filter (where {slashed}), "
         f"count({key}) - count(distinct {key}) from {duckdb_read(ef)}"

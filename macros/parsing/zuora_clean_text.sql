@@ -12,6 +12,7 @@
   quoted apostrophe: Spark reads '' in a string as the end of one string and the start of another.)
 #}
 {% macro zuora_clean_text(expr) -%}
+    {%- set trimmed = zuora_trim(expr) -%}
     case
         when
             {{ expr }} != ''
@@ -20,12 +21,12 @@
             and {{ expr }} not like concat(chr(39), '%')
             and {{ zuora_is_ascii(expr) }}
             then {{ expr }}
-        when {{ zuora_trim(expr) }} = '' then null
+        when {{ trimmed }} = '' then null
         when
-            substr({{ zuora_trim(expr) }}, 1, 1) = chr(39)
-            and length({{ zuora_trim(expr) }}) > 1
-            and instr('{{ zuora_rule("csv_injection_characters") }}', substr({{ zuora_trim(expr) }}, 2, 1)) > 0
-            then substr({{ zuora_trim(expr) }}, 2)
-        else {{ zuora_trim(expr) }}
+            substr({{ trimmed }}, 1, 1) = chr(39)
+            and length({{ trimmed }}) > 1
+            and instr('{{ zuora_rule("csv_injection_characters") }}', substr({{ trimmed }}, 2, 1)) > 0
+            then substr({{ trimmed }}, 2)
+        else {{ trimmed }}
     end
 {%- endmacro %}
