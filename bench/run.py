@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -128,23 +129,36 @@ def _typed(fields) -> str:
     return ",\n        ".join(f'{BASELINE_PARSER[f.kind]}("{f.header_label}") as {f.column}' for f in fields)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``cmd`` in a fresh child of a fresh process; return (wall seconds, peak RSS in MiB, output)."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Run ``cmd`` in a fresh child of a fresh process; return (wall seconds, peak RSS in MiB, CPU seconds, output).
+    The CPU seconds are user and system time of the child and every process it waited for (dbt's among them)."""
     wrapper = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-        "w = time.perf_counter() - t; "
+        "w = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
         "print(r.stdout[-20000:] + r.stderr[-20000:]); "
-        "print('@@', w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+        "print('@@', w, u.ru_maxrss, u.ru_utime + u.ru_stime, r.returncode)"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env={**os.environ, **(env or {})}
     ).stdout
     *text, last = out.rstrip().split("\n")
-    _, wall, rss_kib, rc = last.split()
+    _, wall, rss_kib, cpu, rc = last.split()
     if rc != "0":
         raise SystemExit(f"benchmark step failed ({' '.join(cmd)}):\n" + "\n".join(text[-60:]))
-    return float(wall), int(rss_kib) / 1024, "\n".join(text)
+    return float(wall), int(rss_kib) / 1024, float(cpu), "\n".join(text)
+
+
+# The build's last line: "published ... in 16.6s (checking the export files 1.0s, dbt 13.0s, ...)" (build.Steps).
+STEPS = re.compile(r"^published .* in [0-9.]+s \((.*)\)$", re.MULTILINE)
+
+
+def steps_of(output: str) -> dict[str, float]:
+    """The seconds of each step a published build printed (none for a build that found the warehouse current)."""
+    found = STEPS.search(output)
+    if not found:
+        return {}
+    return {name: float(seconds) for name, seconds in re.findall(r"([^,]+?) ([0-9.]+)s(?:, |$)", found.group(1))}
 
 
 def model_seconds(warehouse: Path, export_dir: Path) -> dict[str, float]:
@@ -170,8 +184,8 @@ def build(export_dir: Path, warehouse: Path) -> dict:
         "--export-dir",
         str(export_dir),
     ]
-    wall, rss, out = timed(cmd, _env(warehouse))
-    return {"wall": wall, "rss": rss, "current": "the warehouse is current" in out}
+    wall, rss, cpu, out = timed(cmd, _env(warehouse))
+    return {"wall": wall, "rss": rss, "cpu": cpu, "steps": steps_of(out), "current": "the warehouse is current" in out}
 
 
 def baseline(export_dir: Path, work: Path) -> dict:
@@ -190,8 +204,8 @@ def baseline(export_dir: Path, work: Path) -> dict:
     db = work / "baseline.duckdb"
     db.unlink(missing_ok=True)
     code = f"import duckdb; con = duckdb.connect({str(db)!r}); con.execute(open({str(script)!r}).read())"
-    wall, rss, _ = timed([sys.executable, "-c", code])
-    return {"wall": wall, "rss": rss}
+    wall, rss, cpu, _ = timed([sys.executable, "-c", code])
+    return {"wall": wall, "rss": rss, "cpu": cpu}
 
 
 # What a bench run adds to the export folder, removed before the next: re-exports, the extractor's files and state.
@@ -239,7 +253,7 @@ def refresh(export_dir: Path, warehouse: Path, fake: FakeZuora) -> dict:
         "ZUORA_CLIENT_SECRET": "bench-secret",
     }
     extract = [sys.executable, "-m", "zuora_wh", "extract", "--export-dir", str(export_dir), "--poll-interval", "0.1"]
-    wall_extract, rss_extract, _ = timed(extract, env)
+    wall_extract, rss_extract, _, _ = timed(extract, env)
     built = build(export_dir, warehouse)
     return {"wall": wall_extract + built["wall"], "extract": wall_extract, "rss": max(rss_extract, built["rss"])}
 
@@ -320,6 +334,23 @@ def report(results: list[dict]) -> str:
             f"{full_rss:,.0f} / {base_rss:,.0f} | {full_rss / base_rss:.2f} | {median(r['noop']):.2f} | "
             f"{incr:.1f} | {incr / full:.2f} | {median(r['refresh']):.1f} ({median(r['refresh'], 'extract'):.1f} "
             f"+ {median(r['refresh']) - median(r['refresh'], 'extract'):.1f}) |"
+        )
+    lines += [
+        "",
+        "Where a full build's time goes, and its work: the steps the build printed (seconds, medians), and the CPU "
+        "seconds (user and system) of the baseline's process and of the build's, dbt's among them:",
+        "",
+        "| bill runs | checking the export files | dbt | publishing | the rest | CPU s (full / baseline) "
+        "| ÷ baseline |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        names = ("checking the export files", "dbt", "publishing", "the rest")
+        steps = [statistics.median(run["steps"].get(name, 0.0) for run in r["full"]) for name in names]
+        base_cpu, full_cpu = median(r["base"], "cpu"), median(r["full"], "cpu")
+        lines.append(
+            f"| {r['n']:,} | " + " | ".join(f"{x:.1f}" for x in steps) + f" | {full_cpu:.1f} / {base_cpu:.1f} | "
+            f"{full_cpu / base_cpu:.2f} |"
         )
     lines += ["", "Where the models' time goes (the last full build, seconds):", ""]
     for r in results:

@@ -8,8 +8,10 @@ client and polars read what was published; the export command round-trips.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,14 @@ from zuora_wh.generate import write_demo_files
 from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits
 
 BIN = Path(sys.executable).parent
+
+
+def bench_steps_of(output: str) -> dict[str, float]:
+    """bench/run.py's reading of a build's last line (the benchmark is a script, not a module of the package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.steps_of(output)
 
 
 def digest(path: Path) -> str:
@@ -105,6 +115,11 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
     setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
+    # its last line says where its time went (the demo has no export files to check), as the benchmark reads it
+    last = setting.stdout.rstrip().splitlines()[-1]
+    steps = r"\(dbt [0-9.]+s, publishing [0-9.]+s, the rest [0-9.]+s\)"
+    assert re.fullmatch(rf"published \S+ and \S+/ in [0-9.]+s {steps}", last), last
+    assert list(bench_steps_of(setting.stdout)) == ["dbt", "publishing", "the rest"]
     # the same data: only the table that says when it was built gets a new Parquet file, and the fact, whose runs
     # the build wrote again with its stamp (the demo's seeds are new files at every build)
     rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
