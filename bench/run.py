@@ -149,8 +149,9 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return float(wall), int(rss_kib) / 1024, float(cpu), "\n".join(text)
 
 
-# The build's last line: "published ... in 16.6s (checking the export files 1.0s, dbt 13.0s, ...)" (build.Steps).
-STEPS = re.compile(r"^published .* in [0-9.]+s \((.*)\)$", re.MULTILINE)
+# The build's last lines: "published ... in 16.6s", then "  where the time went: checking the export files 1.0s,
+# dbt 13.0s, ..." (zuora_wh.build.Steps).
+STEPS = re.compile(r"^published .* in [0-9.]+s\n  where the time went: (.*)$", re.MULTILINE)
 
 
 def steps_of(output: str) -> dict[str, float]:
