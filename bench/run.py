@@ -4,7 +4,8 @@
     python bench/run.py --sizes 100000 --runs 1   # a quick look
 
 For each size it generates an export folder (10 overlapping files; kept in bench/data/ for the next run), then
-measures, each step a whole process (wall time, and the peak resident memory of its largest process):
+measures, each step a whole process (wall time, the peak resident memory of its largest process, and the CPU
+seconds of all of them):
 - the baseline: the read, clean, parse, dedupe, join and write of the data source as one plain DuckDB SQL script
   (BASELINE_SQL), run by the same Python on the same files with the same memory limit; and in turn with it, a full
   build into a fresh warehouse folder, published (``python -m zuora_wh build --export-dir ...``), as a user runs it;
@@ -13,8 +14,9 @@ measures, each step a whole process (wall time, and the peak resident memory of 
 - a scheduled refresh: ``python -m zuora_wh extract`` pulls a 0.1% delta from the stand-in for Zuora's API of the
   tests (tests/python/fake_zuora.py, on 127.0.0.1, its AQuA jobs done after two polls 0.1 s apart: Zuora's own job
   time is not ours to measure), then the build loads it and publishes.
-Each is run ``--runs`` times, and the medians are reported, with the ratios to the baseline and to the full build,
-in bench/results.md (with the date and the machine). Nothing here is a test: timings on a shared machine vary, so
+Each is run ``--runs`` times, and the medians are reported, with the ratios to the baseline and to the full build
+and the time of each step of the full build as the build printed it, in bench/results.md (with the date and the
+machine). Nothing here is a test: timings on a shared machine vary, so
 they are reported, never asserted.
 """
 
