@@ -16,8 +16,7 @@ seconds of all of them):
   time is not ours to measure), then the build loads it and publishes.
 Each is run ``--runs`` times, and the medians are reported, with the ratios to the baseline and to the full build
 and the time of each step of the full build as the build printed it, in bench/results.md (with the date and the
-machine). Nothing here is a test: timings on a shared machine vary, so
-they are reported, never asserted.
+machine). Nothing here is a test: timings on a shared machine vary, so they are reported, never asserted.
 """
 
 from __future__ import annotations

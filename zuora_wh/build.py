@@ -174,8 +174,8 @@ def build(args) -> int:
 
 
 class Steps:
-    """How long a build's steps took, for the line under its last (``where the time went: checking the export files
-    1.0s, dbt 13.0s, publishing 1.5s, the rest 0.2s``): where a scheduled refresh's time goes, and what
+    """How long a build's steps took, printed under ``published ... in 16.6s`` (``where the time went: checking the
+    export files 1.0s, dbt 13.0s, publishing 1.5s, the rest 0.2s``): where a scheduled refresh's time goes, and what
     ``bench/run.py`` reports. The rest is the lock, the raw layer, the summary and the records."""
 
     def __init__(self) -> None:
