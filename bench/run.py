@@ -10,7 +10,8 @@ seconds of all of them):
   (BASELINE_SQL), run by the same Python on the same files with the same memory limit; and in turn with it, a full
   build into a fresh warehouse folder, published (``python -m zuora_wh build --export-dir ...``), as a user runs it;
 - a build with nothing changed (the warehouse is current);
-- an incremental build after a 1% re-export (a new file: 1% of the runs one step further, 0.1% new runs);
+- an incremental build after a 1% re-export (a new file: the newest 1% of the runs one step further, as Zuora's Updated
+  Date window brings them, and 0.1% new runs);
 - a scheduled refresh: ``python -m zuora_wh extract`` pulls a 0.1% delta from the stand-in for Zuora's API of the
   tests (tests/python/fake_zuora.py, on 127.0.0.1, its AQuA jobs done after two polls 0.1 s apart: Zuora's own job
   time is not ours to measure), then the build loads it and publishes.
@@ -229,8 +230,8 @@ def export_folder(n: int, work: Path) -> Path:
 
 
 def delta_tenant(n: int, work: Path) -> tuple[dict, dict]:
-    """A tenant for the stand-in for Zuora's API that holds 0.1% of the history's runs, changed since the export
-    folder was written (later versions of its runs), and its entities, as AQuA answers them."""
+    """A tenant for the stand-in for Zuora's API that holds the newest 0.1% of the history's runs, changed since the
+    export folder was written (later versions of its runs), and its entities, as AQuA answers them."""
     delta = write_demo_reexport(work / "delta", n, share=0.001, name="delta.csv")
     with delta.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))

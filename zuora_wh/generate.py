@@ -530,16 +530,17 @@ def write_demo_reexport(
     months: int = DEMO_MONTHS,
 ) -> Path:
     """An incremental re-export of a history written by ``write_demo_files`` with the same ``bill_runs`` and
-    ``seed``: ``share`` of its runs (spread evenly) one step further along, plus ``new_runs`` new runs, created after
-    the history's end at its own pace (at most every few hours)."""
+    ``seed``, as an export of Zuora's Updated Date window brings one: the newest ``share`` of its runs one step
+    further along (the runs that move along the state machine are the recent ones; an old run, posted or cancelled,
+    keeps its Updated Date), plus ``new_runs`` new runs, created after the history's end at its own pace (at most
+    every few hours). The overlap of ``write_demo_files``'s files is the same window."""
     _, users, entities = draw_tenant(seed)
     kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "months": months}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
     fh, w = _writer(path, headers(BILLING_RUN_EXPORT_FIELDS, header_style))
-    every = max(1, round(1 / share)) if share > 0 else bill_runs + 1
     with fh:
-        w.writerows(bill_run_rows(**kw, indexes=range(0, bill_runs, every), advanced=True))
+        w.writerows(bill_run_rows(**kw, indexes=range(bill_runs - round(bill_runs * share), bill_runs), advanced=True))
         w.writerows(bill_run_rows(**kw, indexes=range(bill_runs, bill_runs + new_runs)))
     return path
 
@@ -578,8 +579,8 @@ def main(argv: list[str] | None = None) -> int:
         "--reexport",
         type=float,
         metavar="SHARE",
-        help="write only a re-export of the history the same options write: this share of its runs, "
-        "one step further along the status state machine with a later Updated Date",
+        help="write only a re-export of the history the same options write: the newest runs, this share "
+        "of them, one step further along the status state machine with a later Updated Date",
     )
     p.add_argument("--new-runs", type=int, default=0, help="with --reexport: this many new runs too (default 0)")
     args = p.parse_args(argv)

@@ -20,6 +20,7 @@ from zuora_wh.generate import (
     main,
     make_run,
     write_demo_files,
+    write_demo_reexport,
     zuora_datetime,
 )
 
@@ -154,6 +155,22 @@ def test_a_reexports_new_runs_follow_the_history_at_its_pace():
     assert created(n - 1, n) <= min(new) and max(new) - created(n - 1, n) < timedelta(days=1)
     small = [created(i, 300) for i in range(300, 304)]
     assert all(timedelta(hours=3) <= b - a <= timedelta(hours=5) for a, b in pairwise(small))
+
+
+def test_a_reexport_is_the_newest_runs_one_step_further(tmp_path, runs):
+    """A re-export is what Zuora's Updated Date window brings (shared/reference: the high-water mark): the newest
+    runs, the ones still moving along the state machine, each with a later Updated Date; the older runs are not in
+    it. Their IDs are the history's last ones, in creation order."""
+    path = write_demo_reexport(tmp_path, len(runs), share=0.1, new_runs=3)
+    again = read_csv(path)[1]
+    newest = runs[-round(len(runs) * 0.1) :]
+    assert [r[BR + "ID"] for r in again[: len(newest)]] == [r[BR + "ID"] for r in newest]
+    assert len(again) == len(newest) + 3
+    moved = [
+        (datetime.fromisoformat(a[BR + "Updated Date"]), datetime.fromisoformat(r[BR + "Updated Date"]))
+        for a, r in zip(again, newest, strict=False)
+    ]
+    assert all(later > before for later, before in moved if later.tzinfo and before.tzinfo)
 
 
 def test_runs_that_never_processed_are_in_the_demo(runs):
