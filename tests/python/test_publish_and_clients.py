@@ -41,7 +41,19 @@ def bench_steps_of(output: str) -> dict[str, float]:
 
 
 def digest(path: Path) -> str:
+    """A file's content, or a folder's: every file under it, by its path in the folder."""
+    if path.is_dir():
+        return digest_files({str(p.relative_to(path)): p for p in sorted(path.rglob("*")) if p.is_file()})
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digest_files(files: dict[str, Path]) -> str:
+    return hashlib.sha256(json.dumps({name: digest(p) for name, p in files.items()}).encode()).hexdigest()
+
+
+def parquet_files(parquet: Path) -> dict[str, int]:
+    """Every Parquet file of the published folder (``<table>/<part>.parquet``) and its modification time."""
+    return {str(p.relative_to(parquet)): p.stat().st_mtime_ns for p in parquet.glob("*/*.parquet")}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +124,7 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     metrics = zuora_wh("metrics", warehouse=demo_warehouse)
     assert metrics.returncode == 0 and metrics.stdout.startswith("metrics: current"), metrics.stdout
     parquet = demo_warehouse / "parquet"
-    written = {p.name: p.stat().st_mtime_ns for p in parquet.glob("*.parquet")}
+    written = parquet_files(parquet)
     setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
     # its last lines say where its time went (the demo has no export files to check), as the benchmark reads them
@@ -120,10 +132,15 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     assert re.fullmatch(r"published \S+ and \S+/ in [0-9.]+s", published), published
     assert re.fullmatch(r"  where the time went: dbt [0-9.]+s, publishing [0-9.]+s, the rest [0-9.]+s", steps), steps
     assert list(bench_steps_of(setting.stdout)) == ["dbt", "publishing", "the rest"]
-    # the same data: only the table that says when it was built gets a new Parquet file, and the fact, whose runs
-    # the build wrote again with its stamp (the demo's seeds are new files at every build)
-    rewritten = {p.name for p in parquet.glob("*.parquet") if p.stat().st_mtime_ns != written[p.name]}
-    assert rewritten == {"audit_warehouse_build.parquet", "fct_billing_runs.parquet"}
+    # the same data: only the table that says when it was built gets a new Parquet file, and the fact's files of
+    # the months whose runs the build wrote again with its stamp (the demo's seeds are new files at every build)
+    rewritten = {name for name, mtime in parquet_files(parquet).items() if mtime != written[name]}
+    stamped = query(
+        served,
+        "select distinct 'fct_billing_runs/' || strftime(created_at, '%Y-%m') || '.parquet' from "
+        "marts.fct_billing_runs where _written_at = (select max(_written_at) from marts.fct_billing_runs)",
+    )
+    assert len(stamped) > 20 and rewritten == {"audit_warehouse_build/all.parquet", *(m for (m,) in stamped)}
     # dbt's unit tests run in make test, and in a build only when asked (the flag is no "current" build either);
     # without the Parquet folder's record, every Parquet file is written again
     assert "unit_test" not in ran_resource_types(demo_warehouse)
@@ -131,7 +148,7 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     asked = zuora_wh("build", "--unit-tests", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert asked.returncode == 0 and "published " in asked.stdout, asked.stdout[-2000:]
     assert "unit_test" in ran_resource_types(demo_warehouse)
-    assert all(p.stat().st_mtime_ns != written[p.name] for p in parquet.glob("*.parquet"))
+    assert all(mtime != written[name] for name, mtime in parquet_files(parquet).items())
     assert query(served, "select count(*) from marts.fct_billing_runs") == [(720,)]
 
 
@@ -167,7 +184,7 @@ def test_reader_loop_reports_success(tmp_path, demo_warehouse):
 
 def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_warehouse):
     served = demo_warehouse / "zuora.duckdb"
-    parquet = demo_warehouse / "parquet" / "fct_billing_runs.parquet"
+    parquet = demo_warehouse / "parquet"
     before = digest(served), digest(parquet)
     exports = tmp_path / "exports"
     _, run_path = write_demo_files(exports, bill_runs=40)
@@ -280,16 +297,22 @@ def test_duckdb_cli_reads_the_mart(demo_warehouse):
 
 
 def test_polars_reads_the_parquet_files(demo_warehouse):
-    fct = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet")
-    dim = pl.read_parquet(demo_warehouse / "parquet" / "dim_entities.parquet")
+    fct = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs" / "*.parquet")
+    dim = pl.read_parquet(demo_warehouse / "parquet" / "dim_entities" / "*.parquet")
     assert fct.height == 720 and dim.height == 4
     assert fct.columns[:3] == ["billing_run_id", "billing_run_number", "billing_run_name"]
     assert fct.height == query(demo_warehouse / "zuora.duckdb", "select count(*) from marts.fct_billing_runs")[0][0]
+    # DuckDB (Rill, Superset's in-memory database) reads a folder with the mart's columns, no partition column
+    with duckdb.connect() as con:
+        glob = str(demo_warehouse / "parquet" / "fct_billing_runs" / "*.parquet")
+        read = con.execute("select * from read_parquet(?) limit 0", [glob]).description
+    assert [c[0] for c in read] == fct.columns
 
 
 def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
-    """Every mart an analyst uses has its Parquet file, row for row; a timestamp is an instant in UTC there
-    (TIMESTAMP WITH TIME ZONE), so a reader in another zone shows the same moment, not a shifted one."""
+    """Every mart an analyst uses is a folder of Parquet files, row for row; a timestamp is an instant in UTC there
+    (TIMESTAMP WITH TIME ZONE), so a reader in another zone shows the same moment, not a shifted one. The fact is
+    one file per month of creation (UTC), each holding that month's runs; a small table is one file."""
     served = demo_warehouse / "zuora.duckdb"
     marts = query(
         served,
@@ -303,14 +326,22 @@ def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
         "fct_billing_run_status_changes",
         "fct_deleted_billing_runs",
     } <= set(names)
-    assert sorted(p.stem for p in (demo_warehouse / "parquet").glob("*.parquet")) == names
+    parquet = demo_warehouse / "parquet"
+    assert sorted(p.name for p in parquet.iterdir() if p.is_dir()) == names
+    assert not list(parquet.glob("*.parquet"))
     for mart in names:
-        parquet = demo_warehouse / "parquet" / f"{mart}.parquet"
         schema = "audit" if mart.startswith("audit_") else "marts"
-        assert pl.read_parquet(parquet).height == query(served, f"select count(*) from {schema}.{mart}")[0][0], mart
-    stuck = pl.read_parquet(demo_warehouse / "parquet" / "fct_stuck_billing_runs.parquet")
+        rows = pl.read_parquet(parquet / mart / "*.parquet").height
+        assert rows == query(served, f"select count(*) from {schema}.{mart}")[0][0], mart
+    assert [p.name for p in (parquet / "dim_entities").iterdir()] == ["all.parquet"]
+    months = query(served, "select distinct strftime(created_at, '%Y-%m') from marts.fct_billing_runs order by 1")
+    assert sorted(p.stem for p in (parquet / "fct_billing_runs").glob("*.parquet")) == [m for (m,) in months]
+    for path in (parquet / "fct_billing_runs").glob("*.parquet"):
+        created = pl.read_parquet(path)["created_at"].dt.strftime("%Y-%m").unique().to_list()
+        assert created == [path.stem], path
+    stuck = pl.read_parquet(parquet / "fct_stuck_billing_runs" / "*.parquet")
     assert stuck.schema["in_status_since"] == pl.Datetime("us", "UTC") and stuck.height > 0
-    runs = pl.read_parquet(demo_warehouse / "parquet" / "fct_billing_runs.parquet").sort("billing_run_id")
+    runs = pl.read_parquet(parquet / "fct_billing_runs" / "*.parquet").sort("billing_run_id")
     first = query(served, "select created_at from marts.fct_billing_runs order by billing_run_id limit 1")[0][0]
     assert runs["created_at"][0].replace(tzinfo=None) == first and str(runs["created_at"][0].tzinfo) == "UTC"
 
@@ -320,7 +351,9 @@ def test_empty_mart_publishes_parquet_without_a_phantom_row(tmp_path):
     write_demo_files(exports, bill_runs=0)
     build = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
     assert build.returncode == 0, build.stderr[-3000:]
-    fct = pl.read_parquet(tmp_path / "wh" / "parquet" / "fct_billing_runs.parquet")
+    folder = tmp_path / "wh" / "parquet" / "fct_billing_runs"
+    assert [p.name for p in folder.iterdir()] == ["all.parquet"]  # no month: one file, which says the columns
+    fct = pl.read_parquet(folder / "all.parquet")
     assert fct.height == 0 and "billing_run_id" in fct.columns
 
 
@@ -460,7 +493,9 @@ def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path, demo_warehouse
         con.execute("alter table marts.dim_entities rename to dim_zuora_entities")
         con.execute("create table marts.fct_billing_run_rejects as from audit.audit_billing_run_rejects")
         (before,) = con.execute("select count(*) from staging.int_zuora__billing_run_status_history").fetchone()
-    (wh / "parquet" / "dim_zuora_entities.parquet").write_bytes((wh / "parquet" / "dim_entities.parquet").read_bytes())
+    shutil.copytree(wh / "parquet" / "dim_entities", wh / "parquet" / "dim_zuora_entities")
+    # and a file of the layout before folders
+    shutil.copy(wh / "parquet" / "dim_entities" / "all.parquet", wh / "parquet" / "dim_entities.parquet")
     (build_db.parent / "published.json").unlink()  # an earlier version kept no record of what it published
     result = zuora_wh("build", warehouse=wh)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -477,19 +512,21 @@ def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path, demo_warehouse
         }
         assert {"marts.dim_entities", "marts.fct_billing_run_status_history"} <= tables
         assert query(db, "select count(*) from marts.fct_billing_run_status_history") == [(before,)]
-    assert not (wh / "parquet" / "dim_zuora_entities.parquet").exists()
+    assert not (wh / "parquet" / "dim_zuora_entities").exists()
+    assert not (wh / "parquet" / "dim_entities.parquet").exists()
 
 
 def test_publish_removes_what_killed_builds_left_behind(tmp_path):
     exports = tmp_path / "exports"
     write_demo_files(exports, bill_runs=5)
     warehouse = tmp_path / "wh"
-    (warehouse / "parquet").mkdir(parents=True)
+    (warehouse / "parquet" / "fct_billing_runs").mkdir(parents=True)
     dead = _dead_pid()
     stale = [
         warehouse / f".zuora.duckdb.{dead}.tmp",
         warehouse / f".zuora.duckdb.{dead}.tmp.wal",
-        warehouse / "parquet" / f".fct_billing_runs.parquet.{dead}.tmp",
+        warehouse / "parquet" / "fct_billing_runs" / f".2026-05.parquet.{dead}.tmp",
+        warehouse / "parquet" / f".fct_billing_runs.parquet.{dead}.tmp",  # the layout before folders
     ]
     for path in stale:
         path.write_bytes(b"\0" * 4096)
@@ -500,7 +537,7 @@ def test_publish_removes_what_killed_builds_left_behind(tmp_path):
     assert not any(path.exists() for path in stale)
     assert alive.exists()
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("publish: removed")]
-    assert line.startswith("publish: removed 3 temporary file(s) left by builds killed while publishing: ")
+    assert line.startswith("publish: removed 4 temporary file(s) left by builds killed while publishing: ")
     assert all(path.name in line for path in stale)
 
 
@@ -594,7 +631,7 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
         con.execute("create schema marts; create table marts.fct_runs as select 1 as n")
     served, parquet = tmp_path / "wh" / "zuora.duckdb", tmp_path / "wh" / "parquet"
     publish.publish(build_db, served, parquet)
-    before = {path: path.read_bytes() for path in [served, *parquet.iterdir()]}
+    before = {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()}
     with duckdb.connect(str(build_db)) as con:
         con.execute("insert into marts.fct_runs values (2)")
 
@@ -604,41 +641,55 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     monkeypatch.setattr(publish, "_copy_synced", disk_full)
     with pytest.raises(OSError, match="No space left"):
         publish.publish(build_db, served, parquet)
-    assert {path: path.read_bytes() for path in [served, *parquet.iterdir()]} == before
+    assert {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()} == before
     assert sorted(p.name for p in served.parent.iterdir()) == ["parquet", "zuora.duckdb"]
     monkeypatch.undo()
     publish.publish(build_db, served, parquet)
-    assert pl.read_parquet(parquet / "fct_runs.parquet")["n"].sort().to_list() == [1, 2]
+    assert pl.read_parquet(parquet / "fct_runs" / "all.parquet")["n"].sort().to_list() == [1, 2]
 
 
-def test_a_stamped_table_is_fingerprinted_by_its_stamps():
-    """Publishing knows a stamped mart changed from the stamps of the builds that wrote its rows (publish.STAMPED):
-    a row written again with the same values, or a row deleted, changes its fingerprint; a value changed without a
-    new stamp, which no build does, would not. A table without stamps is fingerprinted by every value."""
-    from zuora_wh.publish import _fingerprint
+def test_a_stamped_table_is_fingerprinted_by_its_stamps_month_by_month():
+    """Publishing knows which part of a stamped mart changed from the stamps of the builds that wrote its rows
+    (publish.STAMPED), month by month for the marts in parts (publish.PARTS): a row written again with the same
+    values, or a row deleted, changes its month's fingerprint and no other; a value changed without a new stamp,
+    which no build does, would not. A table without stamps is fingerprinted by every value, and a table without
+    parts, or without rows, is one part."""
+    from zuora_wh.publish import _fingerprints
 
     con = duckdb.connect()
     con.execute("attach ':memory:' as build; create schema build.marts")
     con.execute(
-        "create table build.marts.fct_billing_runs as select * from (values ('a', 1, timestamp '2026-11-30 10:00:00'), "
-        "('b', 2, timestamp '2026-11-30 10:00:00')) as t(billing_run_id, n, _written_at)"
+        "create table build.marts.fct_billing_runs as select * from (values "
+        "('a', 1, timestamp '2026-10-31 23:00:00', timestamp '2026-11-30 10:00:00'), "
+        "('b', 2, timestamp '2026-11-01 00:00:00', timestamp '2026-11-30 10:00:00')) "
+        "as t(billing_run_id, n, created_at, _written_at)"
     )
     con.execute("create table build.marts.dim_entities as select * from build.marts.fct_billing_runs")
-    columns = [("billing_run_id", "VARCHAR"), ("n", "INTEGER"), ("_written_at", "TIMESTAMP")]
+    columns = [
+        ("billing_run_id", "VARCHAR"),
+        ("n", "INTEGER"),
+        ("created_at", "TIMESTAMP"),
+        ("_written_at", "TIMESTAMP"),
+    ]
 
-    def fingerprints() -> tuple[str, str]:
-        return _fingerprint(con, "marts", "fct_billing_runs", columns), _fingerprint(
+    def fingerprints() -> tuple[dict[str, str], dict[str, str]]:
+        return _fingerprints(con, "marts", "fct_billing_runs", columns), _fingerprints(
             con, "marts", "dim_entities", columns
         )
 
     first = fingerprints()
+    assert sorted(first[0]) == ["2026-10", "2026-11"] and list(first[1]) == ["all"]
     con.execute("update build.marts.fct_billing_runs set _written_at = timestamp '2026-11-30 11:00:00' where n = 1")
     rewritten = fingerprints()
-    assert rewritten[0] != first[0]
+    assert rewritten[0]["2026-10"] != first[0]["2026-10"] and rewritten[0]["2026-11"] == first[0]["2026-11"]
     con.execute("delete from build.marts.fct_billing_runs where n = 2")
     deleted = fingerprints()
-    assert deleted[0] != rewritten[0]
+    assert deleted[0] == {"2026-10": rewritten[0]["2026-10"]}  # the month without rows is gone, its file with it
     con.execute("update build.marts.fct_billing_runs set n = 3")
     assert fingerprints()[0] == deleted[0]  # a value changed without a new stamp: not seen
     con.execute("update build.marts.dim_entities set n = 3 where n = 1")
     assert fingerprints()[1] != deleted[1] == first[1]  # a table without stamps: every value counts
+    con.execute("update build.marts.fct_billing_runs set created_at = null")
+    assert list(fingerprints()[0]) == ["unknown"]
+    con.execute("delete from build.marts.fct_billing_runs")
+    assert list(fingerprints()[0]) == ["all"]  # no rows: one file, which says the columns
