@@ -133,14 +133,14 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     assert re.fullmatch(r"  where the time went: dbt [0-9.]+s, publishing [0-9.]+s, the rest [0-9.]+s", steps), steps
     assert list(bench_steps_of(setting.stdout)) == ["dbt", "publishing", "the rest"]
     # the same data: only the table that says when it was built gets a new Parquet file, and the fact's files of
-    # the months whose runs the build wrote again with its stamp (the demo's seeds are new files at every build)
+    # the quarters whose runs the build wrote again with its stamp (the demo's seeds are new files at every build)
     rewritten = {name for name, mtime in parquet_files(parquet).items() if mtime != written[name]}
     stamped = query(
         served,
-        "select distinct 'fct_billing_runs/' || strftime(created_at, '%Y-%m') || '.parquet' from "
+        "select distinct 'fct_billing_runs/' || strftime(created_at, '%Y-Q') || quarter(created_at) || '.parquet' from "
         "marts.fct_billing_runs where _written_at = (select max(_written_at) from marts.fct_billing_runs)",
     )
-    assert len(stamped) > 20 and rewritten == {"audit_warehouse_build/all.parquet", *(m for (m,) in stamped)}
+    assert len(stamped) > 6 and rewritten == {"audit_warehouse_build/all.parquet", *(m for (m,) in stamped)}
     # dbt's unit tests run in make test, and in a build only when asked (the flag is no "current" build either);
     # without the Parquet folder's record, every Parquet file is written again
     assert "unit_test" not in ran_resource_types(demo_warehouse)
@@ -312,7 +312,7 @@ def test_polars_reads_the_parquet_files(demo_warehouse):
 def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
     """Every mart an analyst uses is a folder of Parquet files, row for row; a timestamp is an instant in UTC there
     (TIMESTAMP WITH TIME ZONE), so a reader in another zone shows the same moment, not a shifted one. The fact is
-    one file per month of creation (UTC), each holding that month's runs; a small table is one file."""
+    one file per quarter of creation (UTC), each holding that quarter's runs; a small table is one file."""
     served = demo_warehouse / "zuora.duckdb"
     marts = query(
         served,
@@ -334,11 +334,14 @@ def test_every_mart_is_parquet_with_utc_instants(demo_warehouse):
         rows = pl.read_parquet(parquet / mart / "*.parquet").height
         assert rows == query(served, f"select count(*) from {schema}.{mart}")[0][0], mart
     assert [p.name for p in (parquet / "dim_entities").iterdir()] == ["all.parquet"]
-    months = query(served, "select distinct strftime(created_at, '%Y-%m') from marts.fct_billing_runs order by 1")
-    assert sorted(p.stem for p in (parquet / "fct_billing_runs").glob("*.parquet")) == [m for (m,) in months]
+    quarters = query(
+        served, "select distinct strftime(created_at, '%Y-Q') || quarter(created_at) from marts.fct_billing_runs"
+    )
+    assert sorted(p.stem for p in (parquet / "fct_billing_runs").glob("*.parquet")) == sorted(q for (q,) in quarters)
     for path in (parquet / "fct_billing_runs").glob("*.parquet"):
-        created = pl.read_parquet(path)["created_at"].dt.strftime("%Y-%m").unique().to_list()
-        assert created == [path.stem], path
+        created = pl.read_parquet(path)["created_at"]
+        quarters = (created.dt.strftime("%Y-Q") + created.dt.quarter().cast(pl.String)).unique().to_list()
+        assert quarters == [path.stem], path
     stuck = pl.read_parquet(parquet / "fct_stuck_billing_runs" / "*.parquet")
     assert stuck.schema["in_status_since"] == pl.Datetime("us", "UTC") and stuck.height > 0
     runs = pl.read_parquet(parquet / "fct_billing_runs" / "*.parquet").sort("billing_run_id")
@@ -352,7 +355,7 @@ def test_empty_mart_publishes_parquet_without_a_phantom_row(tmp_path):
     build = zuora_wh("build", "--export-dir", str(exports), warehouse=tmp_path / "wh")
     assert build.returncode == 0, build.stderr[-3000:]
     folder = tmp_path / "wh" / "parquet" / "fct_billing_runs"
-    assert [p.name for p in folder.iterdir()] == ["all.parquet"]  # no month: one file, which says the columns
+    assert [p.name for p in folder.iterdir()] == ["all.parquet"]  # no quarter: one file, which says the columns
     fct = pl.read_parquet(folder / "all.parquet")
     assert fct.height == 0 and "billing_run_id" in fct.columns
 
@@ -525,7 +528,7 @@ def test_publish_removes_what_killed_builds_left_behind(tmp_path):
     stale = [
         warehouse / f".zuora.duckdb.{dead}.tmp",
         warehouse / f".zuora.duckdb.{dead}.tmp.wal",
-        warehouse / "parquet" / "fct_billing_runs" / f".2026-05.parquet.{dead}.tmp",
+        warehouse / "parquet" / "fct_billing_runs" / f".2026-Q2.parquet.{dead}.tmp",
         warehouse / "parquet" / f".fct_billing_runs.parquet.{dead}.tmp",  # the layout before folders
     ]
     for path in stale:
@@ -648,20 +651,20 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     assert pl.read_parquet(parquet / "fct_runs" / "all.parquet")["n"].sort().to_list() == [1, 2]
 
 
-def test_a_stamped_table_is_fingerprinted_by_its_stamps_month_by_month():
+def test_a_stamped_table_is_fingerprinted_by_its_stamps_quarter_by_quarter():
     """Publishing knows which part of a stamped mart changed from the stamps of the builds that wrote its rows
-    (publish.STAMPED), month by month for the marts in parts (publish.PARTS): a row written again with the same
-    values, or a row deleted, changes its month's fingerprint and no other; a value changed without a new stamp,
+    (publish.STAMPED), quarter by quarter for the marts in parts (publish.PARTS): a row written again with the same
+    values, or a row deleted, changes its quarter's fingerprint and no other; a value changed without a new stamp,
     which no build does, would not. A table without stamps is fingerprinted by every value, and a table without
     parts, or without rows, is one part."""
-    from zuora_wh.publish import _fingerprints
+    from zuora_wh.publish import _fingerprints, _rows_of_part
 
     con = duckdb.connect()
     con.execute("attach ':memory:' as build; create schema build.marts")
     con.execute(
         "create table build.marts.fct_billing_runs as select * from (values "
-        "('a', 1, timestamp '2026-10-31 23:00:00', timestamp '2026-11-30 10:00:00'), "
-        "('b', 2, timestamp '2026-11-01 00:00:00', timestamp '2026-11-30 10:00:00')) "
+        "('a', 1, timestamp '2026-09-30 23:59:59.999999', timestamp '2026-11-30 10:00:00'), "
+        "('b', 2, timestamp '2026-10-01 00:00:00', timestamp '2026-11-30 10:00:00')) "
         "as t(billing_run_id, n, created_at, _written_at)"
     )
     con.execute("create table build.marts.dim_entities as select * from build.marts.fct_billing_runs")
@@ -678,13 +681,17 @@ def test_a_stamped_table_is_fingerprinted_by_its_stamps_month_by_month():
         )
 
     first = fingerprints()
-    assert sorted(first[0]) == ["2026-10", "2026-11"] and list(first[1]) == ["all"]
+    assert sorted(first[0]) == ["2026-Q3", "2026-Q4"] and list(first[1]) == ["all"]
+    for part, fingerprint in first[0].items():  # a part's file holds the rows its fingerprint counted, to the µs
+        where = _rows_of_part("fct_billing_runs", part)
+        held = con.execute(f"select count(*) from build.marts.fct_billing_runs as t where {where}").fetchone()[0]
+        assert held == json.loads(fingerprint)[1] == 1, part
     con.execute("update build.marts.fct_billing_runs set _written_at = timestamp '2026-11-30 11:00:00' where n = 1")
     rewritten = fingerprints()
-    assert rewritten[0]["2026-10"] != first[0]["2026-10"] and rewritten[0]["2026-11"] == first[0]["2026-11"]
+    assert rewritten[0]["2026-Q3"] != first[0]["2026-Q3"] and rewritten[0]["2026-Q4"] == first[0]["2026-Q4"]
     con.execute("delete from build.marts.fct_billing_runs where n = 2")
     deleted = fingerprints()
-    assert deleted[0] == {"2026-10": rewritten[0]["2026-10"]}  # the month without rows is gone, its file with it
+    assert deleted[0] == {"2026-Q3": rewritten[0]["2026-Q3"]}  # the quarter without rows is gone, its file with it
     con.execute("update build.marts.fct_billing_runs set n = 3")
     assert fingerprints()[0] == deleted[0]  # a value changed without a new stamp: not seen
     con.execute("update build.marts.dim_entities set n = 3 where n = 1")
