@@ -185,11 +185,17 @@ STAMPED = {
 
 
 def _part_of(table: str) -> str:
-    """The name of a row's part of ``table`` (PARTS), as SQL over its row ``t``."""
+    """A row's part of ``table`` (PARTS) as SQL over its row ``t``: its year and quarter as one number (20262 is
+    ``2026-Q2``: a tenth of the time text would take at 10M bill runs), null without one; 0 for a table in one."""
     if table not in PARTS:
-        return quote_string(WHOLE)
+        return "0"
     column = f"t.{quote_identifier(PARTS[table])}"
-    return f"coalesce(strftime({column}, '%Y-Q') || quarter({column}), {quote_string(UNKNOWN)})"
+    return f"year({column}) * 10 + quarter({column})"
+
+
+def _part_name(part: int | None) -> str:
+    """The name of the part ``_part_of`` numbered: its file is ``<name>.parquet``."""
+    return WHOLE if part == 0 else UNKNOWN if part is None else f"{part // 10}-Q{part % 10}"
 
 
 def _rows_of_part(table: str, part: str) -> str:
@@ -215,9 +221,9 @@ def _fingerprints(con, schema: str, table: str, columns: list[tuple[str, str]]) 
         f"select {_part_of(table)} as part, count(*), sum(hash({hashed})), bit_xor(hash({hashed})) "
         f"from build.{schema}.{quote_identifier(table)} as t group by 1"
     ).fetchall()
-    return {part: json.dumps([columns, count, str(total), str(xor)]) for part, count, total, xor in rows} or {
-        WHOLE: json.dumps([columns, 0, None, None])
-    }
+    return {
+        _part_name(part): json.dumps([columns, count, str(total), str(xor)]) for part, count, total, xor in rows
+    } or {WHOLE: json.dumps([columns, 0, None, None])}
 
 
 def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object]) -> None:
