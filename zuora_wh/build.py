@@ -161,7 +161,7 @@ def build(args) -> int:
                 f"(Parquet under {folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)"
             )
             return 0
-        print(summary(build_db))
+        print(summary(build_db, folder / "target" / "run_results.json"))
         if args.no_publish:
             print(f"built {build_db} (not published)")
             return 0

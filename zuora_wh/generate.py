@@ -531,8 +531,8 @@ def write_demo_reexport(
 ) -> Path:
     """An incremental re-export of a history written by ``write_demo_files`` with the same ``bill_runs`` and
     ``seed``, as an export of Zuora's Updated Date window brings one: the newest ``share`` of its runs one step
-    further along (the runs that move along the state machine are the recent ones; an old run, posted or cancelled,
-    keeps its Updated Date), plus ``new_runs`` new runs, created after the history's end at its own pace (at most
+    further along (the runs still moving along the state machine are mostly the recent ones: Pending, Processing,
+    Completed, in progress), plus ``new_runs`` new runs, created after the history's end at its own pace (at most
     every few hours). The overlap of ``write_demo_files``'s files is the same window."""
     _, users, entities = draw_tenant(seed)
     kw = {"n": bill_runs, "entities": entities, "users": users, "seed": seed, "months": months}

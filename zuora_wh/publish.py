@@ -82,15 +82,11 @@ def _running(pid: int) -> bool:
 
 def remove_stale_temporary_files(served_db: Path, parquet_dir: Path | None) -> list[Path]:
     """Remove the temporary files that publishing builds killed half-way left behind (``.zuora.duckdb.<pid>.tmp``
-    and its WAL, ``<table>/.<part>.parquet.<pid>.tmp``, the fingerprints'): those whose process is no longer
+    and its WAL, ``.<table>.<part>.parquet.<pid>.tmp``, the fingerprints'): those whose process is no longer
     running. Call it while holding the build lock. Returns what it removed."""
     patterns = [(served_db.parent, f".{served_db.name}.*.tmp*")]
     if parquet_dir is not None:
-        patterns += [
-            (parquet_dir, "*/.*.parquet.*.tmp"),
-            (parquet_dir, ".*.parquet.*.tmp"),  # the layout before folders
-            (parquet_dir, f".{FINGERPRINTS}.*.tmp"),
-        ]
+        patterns += [(parquet_dir, ".*.parquet.*.tmp"), (parquet_dir, f".{FINGERPRINTS}.*.tmp")]
     removed = []
     for folder, pattern in patterns:
         for path in folder.glob(pattern) if folder.is_dir() else []:
@@ -244,8 +240,6 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
     ready: dict[Path, Path] = {}
     try:
         for mart, (schema, columns) in marts.items():
-            folder = parquet_dir / mart
-            folder.mkdir(exist_ok=True)
             written[mart] = _fingerprints(con, schema, mart, columns)
             had = known.get(mart) if isinstance(known.get(mart), dict) else {}
             # the same microseconds since the epoch, typed as an instant: exact, and without the time-zone
@@ -257,10 +251,11 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
                 for c, kind in columns
             )
             for part, fingerprint in written[mart].items():
-                final = folder / f"{part}.parquet"
+                final = parquet_dir / mart / f"{part}.parquet"
                 if final.exists() and had.get(part) == fingerprint:
                     continue
-                tmp = ready[final] = folder / f".{part}.parquet.{os.getpid()}.tmp"
+                # written beside the table's folder, which a new table gets only once its files are complete
+                tmp = ready[final] = parquet_dir / f".{mart}.{part}.parquet.{os.getpid()}.tmp"
                 # zstd's level 1: a third faster to write than its default, for files within a percent of its size
                 con.execute(
                     f"copy (select {select} from build.{schema}.{quote_identifier(mart)} as t "
@@ -270,6 +265,7 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
                 fsync_path(tmp)
         before_replacing()
         for final, tmp in ready.items():
+            final.parent.mkdir(exist_ok=True)
             os.replace(tmp, final)
     finally:
         for tmp in ready.values():

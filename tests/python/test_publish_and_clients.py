@@ -523,12 +523,12 @@ def test_publish_removes_what_killed_builds_left_behind(tmp_path):
     exports = tmp_path / "exports"
     write_demo_files(exports, bill_runs=5)
     warehouse = tmp_path / "wh"
-    (warehouse / "parquet" / "fct_billing_runs").mkdir(parents=True)
+    (warehouse / "parquet").mkdir(parents=True)
     dead = _dead_pid()
     stale = [
         warehouse / f".zuora.duckdb.{dead}.tmp",
         warehouse / f".zuora.duckdb.{dead}.tmp.wal",
-        warehouse / "parquet" / "fct_billing_runs" / f".2026-Q2.parquet.{dead}.tmp",
+        warehouse / "parquet" / f".fct_billing_runs.2026-Q2.parquet.{dead}.tmp",
         warehouse / "parquet" / f".fct_billing_runs.parquet.{dead}.tmp",  # the layout before folders
     ]
     for path in stale:
@@ -624,7 +624,7 @@ def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypa
 
 def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_path, monkeypatch):
     """Publishing writes the Parquet files while the served file's copy is made: should the copy fail (a full disk),
-    no Parquet file is replaced either, and nothing is left behind."""
+    no Parquet file is replaced either, no new table's folder appears, and nothing is left behind."""
     from zuora_wh import publish
     from zuora_wh.warehouse import prepare_build_file
 
@@ -635,8 +635,9 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     served, parquet = tmp_path / "wh" / "zuora.duckdb", tmp_path / "wh" / "parquet"
     publish.publish(build_db, served, parquet)
     before = {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()}
+    entries = sorted(parquet.rglob("*"))
     with duckdb.connect(str(build_db)) as con:
-        con.execute("insert into marts.fct_runs values (2)")
+        con.execute("insert into marts.fct_runs values (2); create table marts.fct_new as select 1 as n")
 
     def disk_full(source, target):
         raise OSError(28, "No space left on device")
@@ -645,10 +646,12 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     with pytest.raises(OSError, match="No space left"):
         publish.publish(build_db, served, parquet)
     assert {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()} == before
+    assert sorted(parquet.rglob("*")) == entries
     assert sorted(p.name for p in served.parent.iterdir()) == ["parquet", "zuora.duckdb"]
     monkeypatch.undo()
     publish.publish(build_db, served, parquet)
     assert pl.read_parquet(parquet / "fct_runs" / "all.parquet")["n"].sort().to_list() == [1, 2]
+    assert pl.read_parquet(parquet / "fct_new" / "*.parquet")["n"].to_list() == [1]
 
 
 def test_a_stamped_table_is_fingerprinted_by_its_stamps_quarter_by_quarter():
