@@ -127,14 +127,20 @@ def query(db: Path, sql: str, parameters: list | None = None) -> list[tuple]:
         return con.execute(sql, parameters).fetchall()
 
 
+# Each mart mart_rows compares: its key after the tenant, and its lineage columns (which name the file each version
+# came from, and the build that wrote the row).
+MART_KEYS = {
+    "fct_billing_runs": ("billing_run_id", "_source_file, _source_row_number, _written_at"),
+    "dim_entities": ("entity_id", "_source_file, _source_row_number"),
+    "fct_billing_run_daily": ("entity_id nulls first, run_date", ""),
+}
+
+
 def mart_rows(warehouse: Path, model: str = "fct_billing_runs") -> list[tuple]:
-    """Every row of a mart, without its lineage columns (which name the file each version came from, and the build
-    that wrote the row), in the order of its key (the tenant, then the ID)."""
-    key, stamp = ("billing_run_id", ", _written_at") if model == "fct_billing_runs" else ("entity_id", "")
-    return query(
-        warehouse / "zuora.duckdb",
-        f"select * exclude (_source_file, _source_row_number{stamp}) from marts.{model} order by tenant, {key}",
-    )
+    """Every row of a mart, without its lineage columns, in the order of its key (the tenant, then the rest)."""
+    key, lineage = MART_KEYS[model]
+    columns = f"* exclude ({lineage})" if lineage else "*"
+    return query(warehouse / "zuora.duckdb", f"select {columns} from marts.{model} order by tenant, {key}")
 
 
 def sql_examples() -> list[tuple[str, str]]:

@@ -536,7 +536,7 @@ def test_extract_then_build_equals_the_live_bill_runs(tmp_path, monkeypatch, cap
             reference_wh = tmp_path / f"{reference.name}-wh"
             full = zuora_wh("build", "--export-dir", str(reference), *REFERENCE_ONLY, warehouse=reference_wh)
             assert full.returncode == 0, full.stdout + full.stderr
-            for model in ("fct_billing_runs", "dim_entities"):
+            for model in ("fct_billing_runs", "dim_entities", "fct_billing_run_daily"):
                 got, want = mart_rows(warehouse, model), mart_rows(reference_wh, model)
                 assert got == want, (model, sorted(set(got) - set(want))[:3], sorted(set(want) - set(got))[:3])
 
@@ -584,6 +584,23 @@ def test_extract_then_build_equals_the_live_bill_runs(tmp_path, monkeypatch, cap
         eu.polls_to_complete, eu.seconds_per_poll = 4, 1800  # its token expires mid-job
         round_trip()
 
+        def status_changes() -> list[tuple]:
+            return query(
+                db,
+                "select billing_run_id, from_status, to_status, changed_at, seconds_in_from_status from "
+                "marts.fct_billing_run_status_changes where tenant = 'us' order by changed_at, billing_run_id",
+            )
+
+        # an incremental build works out the changes of the runs it recorded
+        assert sorted((i, a, b) for i, a, b, _, _ in status_changes()) == sorted(
+            [
+                (pending, "Pending", "Processing"),
+                (completed, "Completed", "PostInProgress"),
+                (reverted, "Posted", "Completed"),
+                (canceling, "Pending", "CancelInProgress"),
+            ]
+        )
+
         us.commit_late()
         us.update(
             pending,
@@ -600,11 +617,7 @@ def test_extract_then_build_equals_the_live_bill_runs(tmp_path, monkeypatch, cap
         # A full refresh rebuilds the marts but keeps the status history. Its marts are compared with the live data
         # after the next round, which builds on them (one reference build fewer: make test's time).
         round_trip("--full-refresh", compare=False)
-        changes = query(
-            db,
-            "select billing_run_id, from_status, to_status, changed_at, seconds_in_from_status from "
-            "marts.fct_billing_run_status_changes where tenant = 'us' order by changed_at",
-        )
+        changes = status_changes()
         assert [(i, a, b) for i, a, b, _, _ in changes] == [
             (pending, "Pending", "Processing"),
             (completed, "Completed", "PostInProgress"),
@@ -620,6 +633,7 @@ def test_extract_then_build_equals_the_live_bill_runs(tmp_path, monkeypatch, cap
         for fake in (us, eu):
             fake.advance(days=40)
         round_trip()
+        assert status_changes() == changes  # an incremental build with no new version: the same changes
         assert query(
             db, "select tenant, billing_run_id, deletion_found_by from marts.fct_deleted_billing_runs order by 1, 2"
         ) == sorted(

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from helpers import REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
 
-from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, headers
+from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, deleted_column, headers
 from zuora_wh.generate import write_demo_files, write_demo_reexport
 
 RUNS = 300
@@ -162,6 +162,7 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     build(exports, tmp_path / "full", *REFERENCE_ONLY)
     incremental = mart_rows(wh)
     assert incremental == mart_rows(tmp_path / "full") and len(incremental) == RUNS + 15
+    assert mart_rows(wh, "fct_billing_run_daily") == mart_rows(tmp_path / "full", "fct_billing_run_daily")
     assert any(r[23] == "Acme Inc. (renamed)" for r in incremental)
     # 2.
     reexport.unlink()
@@ -204,6 +205,36 @@ def test_incremental_builds_always_equal_a_fresh_build_of_the_folder(tmp_path):
     build(exports, tmp_path / "fresh", *REFERENCE_ONLY)
     assert mart_rows(wh) == mart_rows(tmp_path / "fresh")
     assert mart_rows(wh, "dim_entities") == mart_rows(tmp_path / "fresh", "dim_entities")
+    assert mart_rows(wh, "fct_billing_run_daily") == mart_rows(tmp_path / "fresh", "fct_billing_run_daily")
+
+
+def test_runs_deleted_by_an_incremental_build_leave_the_daily_mart_as_a_fresh_build_does(tmp_path):
+    """Zuora deletes Canceled and Error runs (then they vanish; an AQuA export with deleted records says so). An
+    incremental build that loads deletion records for some of a folder's runs, then for all the rest, leaves the
+    daily mart as a fresh build of the same files: the days of the deleted runs counted again, and a tenant without
+    runs left with no day at all."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
+    _, run_file = write_demo_files(exports, bill_runs=RUNS)
+    header, rows = read_csv(run_file)
+    removable = [r for r in rows if r["Billing Run: Status"] in ("Canceled", "Error")]
+    write_csv(run_file, header, removable)
+    build(exports, wh)
+    assert query(wh / "zuora.duckdb", "select sum(bill_runs) from marts.fct_billing_run_daily") == [(len(removable),)]
+
+    def deleted(name: str, gone: list[dict]) -> None:
+        later = "2026-11-20T10:00:00-08:00"
+        records = [{"Billing Run: ID": r["Billing Run: ID"], "Billing Run: Updated Date": later} for r in gone]
+        write_csv(exports / name, [*header, deleted_column()], [r | {deleted_column(): "true"} for r in records])
+
+    left = len(removable)
+    for step, gone in enumerate([removable[:5], removable[5:]]):
+        deleted(f"zuora_billing_run_export_deleted_{step}.csv", gone)
+        build(exports, wh)
+        build(exports, tmp_path / f"fresh-{step}", *REFERENCE_ONLY)
+        daily, left = mart_rows(wh, "fct_billing_run_daily"), left - len(gone)
+        assert daily == mart_rows(tmp_path / f"fresh-{step}", "fct_billing_run_daily")
+        assert sum(row[4] for row in daily) == left  # bill_runs
+    assert daily == [] and left == 0
 
 
 def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
