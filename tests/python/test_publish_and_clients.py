@@ -43,12 +43,9 @@ def bench_steps_of(output: str) -> dict[str, float]:
 def digest(path: Path) -> str:
     """A file's content, or a folder's: every file under it, by its path in the folder."""
     if path.is_dir():
-        return digest_files({str(p.relative_to(path)): p for p in sorted(path.rglob("*")) if p.is_file()})
+        files = {str(p.relative_to(path)): digest(p) for p in sorted(path.rglob("*")) if p.is_file()}
+        return hashlib.sha256(json.dumps(files).encode()).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def digest_files(files: dict[str, Path]) -> str:
-    return hashlib.sha256(json.dumps({name: digest(p) for name, p in files.items()}).encode()).hexdigest()
 
 
 def parquet_files(parquet: Path) -> dict[str, int]:
@@ -634,7 +631,7 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
         con.execute("create schema marts; create table marts.fct_runs as select 1 as n")
     served, parquet = tmp_path / "wh" / "zuora.duckdb", tmp_path / "wh" / "parquet"
     publish.publish(build_db, served, parquet)
-    before = {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()}
+    before = digest(served), digest(parquet)
     entries = sorted(parquet.rglob("*"))
     with duckdb.connect(str(build_db)) as con:
         con.execute("insert into marts.fct_runs values (2); create table marts.fct_new as select 1 as n")
@@ -645,7 +642,7 @@ def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_p
     monkeypatch.setattr(publish, "_copy_synced", disk_full)
     with pytest.raises(OSError, match="No space left"):
         publish.publish(build_db, served, parquet)
-    assert {path: path.read_bytes() for path in [served, *parquet.rglob("*")] if path.is_file()} == before
+    assert (digest(served), digest(parquet)) == before
     assert sorted(parquet.rglob("*")) == entries
     assert sorted(p.name for p in served.parent.iterdir()) == ["parquet", "zuora.duckdb"]
     monkeypatch.undo()
