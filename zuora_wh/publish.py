@@ -238,6 +238,7 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
     known = json.loads(known_path.read_text()) if known_path.exists() else {}
     written: dict[str, dict[str, str]] = {}
     ready: dict[Path, Path] = {}
+    copies: list[tuple[Path, str]] = []  # each file to write, and the statement that writes it
     try:
         for mart, (schema, columns) in marts.items():
             written[mart] = _fingerprints(con, schema, mart, columns)
@@ -257,12 +258,15 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
                 # written beside the table's folder, which a new table gets only once its files are complete
                 tmp = ready[final] = parquet_dir / f".{mart}.{part}.parquet.{os.getpid()}.tmp"
                 # zstd's level 1: a third faster to write than its default, for files within a percent of its size
-                con.execute(
-                    f"copy (select {select} from build.{schema}.{quote_identifier(mart)} as t "
-                    f"where {_rows_of_part(mart, part)}) to {quote_string(str(tmp))} "
-                    "(format parquet, compression zstd, compression_level 1)"
+                copies.append(
+                    (
+                        tmp,
+                        f"copy (select {select} from build.{schema}.{quote_identifier(mart)} as t "
+                        f"where {_rows_of_part(mart, part)}) to {quote_string(str(tmp))} "
+                        "(format parquet, compression zstd, compression_level 1)",
+                    )
                 )
-                fsync_path(tmp)
+        _copy_side_by_side(con, copies)
         before_replacing()
         for final, tmp in ready.items():
             final.parent.mkdir(exist_ok=True)
@@ -272,6 +276,27 @@ def _write_parquet(con, parquet_dir: Path, before_replacing: Callable[[], object
             tmp.unlink(missing_ok=True)
     _remove_stale_parquet(parquet_dir, written)
     write_json(known_path, written)
+
+
+def _copy_side_by_side(con, copies: list[tuple[Path, str]]) -> None:
+    """Write the files ``copies`` (each by its COPY statement, then synced), as many at once as DuckDB has threads,
+    each by one thread. A quarter of the fact at 1M bill runs is one row group, which one thread writes: one file
+    after the other, with every thread on each, left a core idle (the Parquet files at 1M bill runs: 2.2 s to 1.5 s;
+    at 10M, 16.3 s to 14.1 s)."""
+    (threads,) = con.execute("select current_setting('threads')").fetchone()
+    con.execute("set threads = 1")
+
+    def write(copy: tuple[Path, str]) -> None:
+        tmp, statement = copy
+        with con.cursor() as cursor:
+            cursor.execute(statement)
+        fsync_path(tmp)
+
+    try:
+        with ThreadPoolExecutor(max_workers=int(threads)) as pool:
+            list(pool.map(write, copies))
+    finally:
+        con.execute(f"set threads = {int(threads)}")
 
 
 def _remove_stale_parquet(parquet_dir: Path, parts: dict[str, dict[str, str]]) -> None:

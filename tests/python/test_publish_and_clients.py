@@ -700,3 +700,23 @@ def test_a_stamped_table_is_fingerprinted_by_its_stamps_quarter_by_quarter():
     assert list(fingerprints()[0]) == ["unknown"]
     con.execute("delete from build.marts.fct_billing_runs")
     assert list(fingerprints()[0]) == ["all"]  # no rows: one file, which says the columns
+
+
+def test_parquet_files_are_written_side_by_side_and_a_failed_one_is_an_error(tmp_path):
+    """Publishing writes its Parquet files several at once, each by one of DuckDB's threads: every file is written,
+    a file that cannot be written is the publish's error (after the others are done), and the connection keeps its
+    number of threads either way."""
+    from zuora_wh.publish import _copy_side_by_side
+
+    con = duckdb.connect(config={"threads": 2})
+    files = [tmp_path / f"{n}.parquet" for n in range(5)]
+    copies = [
+        (f, f"copy (select range as n from range({n * 1000})) to '{f}' (format parquet)") for n, f in enumerate(files)
+    ]
+    _copy_side_by_side(con, copies)
+    assert [pl.read_parquet(f).height for f in files] == [0, 1000, 2000, 3000, 4000]
+    assert con.execute("select current_setting('threads')").fetchone() == (2,)
+    broken = [*copies[:2], (tmp_path / "x.parquet", "copy (select 1 / 'a') to 'x.parquet' (format parquet)")]
+    with pytest.raises(duckdb.Error):
+        _copy_side_by_side(con, broken)
+    assert con.execute("select current_setting('threads')").fetchone() == (2,)
