@@ -8,8 +8,9 @@ A build, on DuckDB (the default) or on Spark (``--target spark``):
 3. checks every file of the export folder, and tells which changed since the last successful build
    (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed makes it a full
    refresh; when nothing changed, the served warehouse is current (``zuora_wh.current``) and the build stops;
-4. lays the raw layer over the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements
-   the Spark build runs first; and moves the tables an earlier version built under other names;
+4. on DuckDB, moves the tables an earlier version built under other names, and for a full refresh starts a new
+   build file that keeps only the status history (``zuora_wh.warehouse.start_afresh``); then lays the raw layer over
+   the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements the Spark build runs first;
 5. makes sure it replaces no warehouse of another input (the demo gives way);
 6. runs ``dbt build`` (``zuora_wh.dbt_runner``): every model and data test; dbt's unit tests only when asked
    (``--unit-tests``): they test the SQL on fixed inputs, so they belong to development and CI (``make test``
@@ -52,6 +53,7 @@ from zuora_wh.warehouse import (
     published_input,
     served_db,
     spark_dir,
+    start_afresh,
 )
 
 # The stuck thresholds of the tenants file, by tenant, for dbt (macro zuora_stuck_after_hours).
@@ -120,10 +122,12 @@ def build(args) -> int:
                     return 0
             same_project = current.built_with(folder) == settings
             current.forget(folder)
+            if not spark:
+                move_renamed_tables(build_db)  # first: a full refresh keeps the history under its new name
+                if full_refresh:
+                    say(start_afresh(build_db))
             if plan is not None:
                 lay_raw_layer(build_db, export_dir, plan, spark)
-            if not spark:
-                move_renamed_tables(build_db)
             if publishing:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
         dbt_args = [
@@ -176,7 +180,8 @@ def build(args) -> int:
 class Steps:
     """How long a build's steps took, printed under ``published ... in 16.6s`` (``where the time went: checking the
     export files 1.0s, dbt 13.0s, publishing 1.5s, the rest 0.2s``): where a scheduled refresh's time goes, and what
-    ``bench/run.py`` reports. The rest is the lock, the raw layer, the summary and the records."""
+    ``bench/run.py`` reports. The rest is the lock, a full refresh's new build file, the raw layer, the summary and
+    the records."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()

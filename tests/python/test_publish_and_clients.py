@@ -478,7 +478,8 @@ def _dead_pid() -> int:
 def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path, demo_warehouse):
     """A warehouse built before the renames (CHANGELOG: breaking changes): the next build keeps the status history,
     which no build can make again, under its new name with every row; the old tables leave the build file, the
-    served file and the Parquet folder."""
+    served file and the Parquet folder. The build is a full refresh, which starts a new build file with the history
+    alone: the history is renamed first, and kept."""
     wh = tmp_path / "wh"
     shutil.copytree(demo_warehouse, wh, ignore=shutil.ignore_patterns(".build.lock"))
     build_db = wh / "build" / "demo" / "zuora.duckdb"
@@ -497,8 +498,9 @@ def test_a_build_file_of_the_earlier_layout_is_upgraded(tmp_path, demo_warehouse
     # and a file of the layout before folders
     shutil.copy(wh / "parquet" / "dim_entities" / "all.parquet", wh / "parquet" / "dim_entities.parquet")
     (build_db.parent / "published.json").unlink()  # an earlier version kept no record of what it published
-    result = zuora_wh("build", warehouse=wh)
+    result = zuora_wh("build", "--full-refresh", warehouse=wh)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "full refresh: a new build file, keeping marts.fct_billing_run_status_history" in result.stdout
     assert (
         "upgraded the build file: staging.int_zuora__billing_run_status_history is now "
         "marts.fct_billing_run_status_history; 2 tables renamed (CHANGELOG)"
@@ -720,3 +722,58 @@ def test_parquet_files_are_written_side_by_side_and_a_failed_one_is_an_error(tmp
     with pytest.raises(duckdb.Error):
         _copy_side_by_side(con, broken)
     assert con.execute("select current_setting('threads')").fetchone() == (2,)
+
+
+def test_a_full_refresh_starts_a_new_build_file_with_the_history_alone(tmp_path):
+    """dbt builds each table of a full refresh beside the old one, and DuckDB does not give freed blocks back: onto the
+    old build file, a full refresh left it as large as both builds. It starts a new file instead, which keeps the
+    status history (rows and definition, its constraints too) and nothing else, and is smaller than the old one."""
+    from zuora_wh.warehouse import KEPT_BY_FULL_REFRESH, prepare_build_file, start_afresh
+
+    assert start_afresh(tmp_path / "none" / "zuora.duckdb") is None  # no build file: nothing to do
+    build_db = tmp_path / "build" / "zuora.duckdb"
+    prepare_build_file(build_db)
+    with duckdb.connect(str(build_db)) as con:
+        con.execute(
+            "create schema marts; create table marts.fct_billing_run_status_history "
+            "(billing_run_id varchar not null, status varchar); "
+            "insert into marts.fct_billing_run_status_history values ('a', 'Pending'), ('a', 'Completed')"
+        )
+        for _ in range(2):  # a mart built twice, as a full refresh onto the old file does
+            con.execute(
+                "create or replace table marts.fct_billing_runs as select md5(range::varchar) from range(300000)"
+            )
+            con.execute("checkpoint")
+    before = build_db.stat().st_size
+    assert start_afresh(build_db) == (
+        "full refresh: a new build file, keeping marts.fct_billing_run_status_history (2 rows)"
+    )
+    assert build_db.stat().st_size < before / 2
+    assert not build_db.with_name("zuora.duckdb.wal").exists()
+    assert [p.name for p in build_db.parent.iterdir()] == ["zuora.duckdb"]
+    with duckdb.connect(str(build_db)) as con:
+        tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        assert tables == list(KEPT_BY_FULL_REFRESH)
+        assert con.execute("select * from marts.fct_billing_run_status_history order by 2 desc").fetchall() == [
+            ("a", "Pending"),
+            ("a", "Completed"),
+        ]
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("insert into marts.fct_billing_run_status_history values (null, 'Posted')")
+    assert start_afresh(build_db).endswith("(2 rows)")  # again: the same
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("drop table marts.fct_billing_run_status_history")
+    assert start_afresh(build_db) == "full refresh: a new build file, keeping nothing"
+
+
+def test_what_a_full_refresh_keeps_is_what_dbt_never_rebuilds():
+    """KEPT_BY_FULL_REFRESH names the tables of the models configured full_refresh=false, and no other."""
+    from zuora_wh.warehouse import KEPT_BY_FULL_REFRESH
+
+    manifest = json.loads((ROOT / "target" / "manifest.json").read_text())
+    never_rebuilt = {
+        (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("full_refresh") is False
+    }
+    assert never_rebuilt == set(KEPT_BY_FULL_REFRESH)
