@@ -766,6 +766,25 @@ def test_a_full_refresh_starts_a_new_build_file_with_the_history_alone(tmp_path)
     assert start_afresh(build_db) == "full refresh: a new build file, keeping nothing"
 
 
+def test_a_full_refresh_after_one_killed_while_starting_afresh(tmp_path):
+    """A build killed while it wrote the new build file leaves that file, and its write-ahead log, beside the old
+    one: the next full refresh starts its new file from nothing (DuckDB discards a log whose file is gone)."""
+    from zuora_wh.warehouse import prepare_build_file, start_afresh
+
+    build_db = tmp_path / "zuora.duckdb"
+    prepare_build_file(build_db)
+    killed = tmp_path / ".zuora.duckdb.afresh.tmp"
+    leave_a_log = (
+        "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('pragma disable_checkpoint_on_shutdown; create table left_behind as select 1 as n'); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", leave_a_log, str(killed)], check=True)
+    assert killed.with_name(killed.name + ".wal").exists()
+    assert start_afresh(build_db) == "full refresh: a new build file, keeping nothing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zuora.duckdb"]
+    assert query(build_db, "select count(*) from duckdb_tables()") == [(0,)]
+
+
 def test_what_a_full_refresh_keeps_is_what_dbt_never_rebuilds():
     """KEPT_BY_FULL_REFRESH names the tables of the models configured full_refresh=false, and no other."""
     from zuora_wh.warehouse import KEPT_BY_FULL_REFRESH
