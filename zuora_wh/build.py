@@ -6,8 +6,9 @@ A build, on DuckDB (the default) or on Spark (``--target spark``):
 1. takes the warehouse folder's lock: one build at a time (``zuora_wh.publish.build_lock``);
 2. works in the build folder of its input (the demo, or one export folder: ``zuora_wh.warehouse``);
 3. checks every file of the export folder, and tells which changed since the last successful build
-   (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed makes it a full
-   refresh; when nothing changed, the served warehouse is current (``zuora_wh.current``) and the build stops;
+   (``zuora_wh.input_files``, ``zuora_wh.loaded_files``): a bill-run file that is gone or changed, or that a failed
+   build began to load and that changed since, makes it a full refresh; when nothing changed, the served warehouse
+   is current (``zuora_wh.current``) and the build stops;
 4. on DuckDB, moves the tables an earlier version built under other names, and for a full refresh starts a new
    build file that keeps only the status history (``zuora_wh.warehouse.start_afresh``); then lays the raw layer over
    the files (``zuora_wh.raw_layer``): DuckDB views in the build file, or the statements the Spark build runs first;
@@ -60,6 +61,8 @@ from zuora_wh.warehouse import (
 STUCK_AFTER_HOURS = "ZUORA_STUCK_AFTER_HOURS_BY_TENANT"
 # What the last successful Spark build loaded (on DuckDB: the table raw.export_files_loaded of the build file).
 SPARK_LOADED = "export_files_loaded.json"
+# What the last Spark build, successful or not, laid its raw layer over (on DuckDB: the table raw.export_files).
+SPARK_ATTEMPTED = "export_files.json"
 
 # Tables that earlier versions built under other names (CHANGELOG: breaking schema changes). The status history is
 # appended to at every build, so it moves to its new name with its rows; the others are built anew every time
@@ -106,9 +109,11 @@ def build(args) -> int:
             if not spark:
                 say(prepare_build_file(build_db))
             if export_dir is not None:
-                known = {} if full_refresh else loaded(build_db, spark)
+                known, attempted = (
+                    ({}, {}) if full_refresh else (loaded(build_db, spark), last_attempt(build_db, spark))
+                )
                 with steps.step("checking the export files"):
-                    plan = plan_files(export_dir, folder / "cache", known, full_refresh)
+                    plan = plan_files(export_dir, folder / "cache", known, full_refresh, attempted)
                 full_refresh = plan.full_refresh
             stuck = alerts.stuck_after_hours_by_tenant(alerts.thresholds(tenants_file()))
             if stuck:  # the tenants file's thresholds of stuck runs, for fct_stuck_billing_runs
@@ -227,15 +232,27 @@ def loaded(build_db: Path, spark: bool) -> dict[str, loaded_files.Loaded]:
         return loaded_files.read_record(con)
 
 
-def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bool) -> Plan:
-    """Check every export file against what the last build loaded (on either engine), and say what this build
-    loads. The warnings (columns or files that are no exports) are printed here."""
+def last_attempt(build_db: Path, spark: bool) -> dict[str, loaded_files.Loaded]:
+    """The files the last build of this input, successful or not, laid its raw layer over, on its engine."""
+    if spark:
+        return loaded_files.read_record_json(spark_dir(build_db) / SPARK_ATTEMPTED)
+    with duckdb.connect(str(build_db)) as con:
+        return loaded_files.read_record(con, loaded_files.ATTEMPTED)
+
+
+def plan_files(
+    export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bool, attempted: dict | None = None
+) -> Plan:
+    """Check every export file against what the last build loaded (on either engine), and against what a failed
+    build began to load (``attempted``), and say what this build loads. The warnings (columns or files that are
+    no exports) are printed here."""
     setting = os.environ.get(input_files.SLASH_SETTING) or None
     files, ignored = input_files.prepare(export_dir, cache_dir=cache_dir, known=loaded, slash_setting=setting)
     for warning in input_files.warnings(files, ignored):
         print(f"warning: {warning}", file=sys.stderr)
     diff = loaded_files.changes(loaded, files)
     stale = diff.stale()
+    unfinished = loaded_files.unfinished(attempted or {}, loaded, files)
     # A new file ordered before a file the last build loaded (older by modification time: a copy that kept its
     # date) moves the order of the files after it, which the versions stored by earlier builds keep: a tie on
     # Updated Date would then not go to the newest file, as it does in a fresh build.
@@ -249,6 +266,12 @@ def plan_files(export_dir: Path, cache_dir: Path, loaded: dict, full_refresh: bo
         print(
             f"exports: files the last build loaded were {' and '.join(what)} ({first_names(stale)}): rebuilding "
             "from every file"
+        )
+        full_refresh = True
+    elif unfinished:
+        print(
+            f"exports: {len(unfinished)} file(s) that the last build, which failed, began to load were changed or "
+            f"removed since ({first_names(unfinished)}): rebuilding from every file"
         )
         full_refresh = True
     elif earlier:  # (a --full-refresh compares with nothing loaded: no file is earlier)
@@ -304,6 +327,7 @@ def lay_raw_layer(build_db: Path, export_dir: Path, plan: Plan, spark: bool) -> 
             raw_layer.register(con, export_dir, plan.files, plan.to_load, plan.ignored)
         return
     folder = spark_dir(build_db)
+    loaded_files.record_json(folder / SPARK_ATTEMPTED, plan.files)
     raw_layer.readable_by_spark(plan.files, folder / "cache")
     sql = raw_layer.statements(export_dir, plan.files, plan.to_load, plan.ignored, SPARK)
     (folder / SPARK_RAW_LAYER).write_text(

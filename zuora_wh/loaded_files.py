@@ -1,7 +1,8 @@
 """What the last successful build loaded of an export folder, file by file, and how the folder differs from it.
 
 A build loads only the files that are new or changed since the last successful build (``changes``); a bill-run file
-the last build loaded that is gone or changed makes it a full refresh (``Changes.stale``). The record is kept where
+the last build loaded that is gone or changed makes it a full refresh (``Changes.stale``), as does a file that a
+failed build began to load and that is gone or changed since (``unfinished``). The record is kept where
 the build's engine keeps its tables: a table of the DuckDB build file (``raw.export_files_loaded``, so that the
 record and the data it describes are one file, and a build file deleted takes its record with it); for Spark, whose
 metastore the command cannot open while dbt runs, a JSON file in its folder.
@@ -29,15 +30,21 @@ class Loaded:
     slash_date_order: str | None = None  # the order its slash dates were read in
 
 
-def read_record(con) -> dict[str, Loaded]:
-    """file -> what the last successful build into ``con``'s database recorded of it. (State written by an older
-    version, without content hashes, makes every file count as changed once.)"""
+# The tables of the record in schema raw: what the last successful build loaded, and what the last build laid its
+# raw layer over (every file of the folder then, written before dbt runs; the same as the first after a success).
+LOADED, ATTEMPTED = "export_files_loaded", "export_files"
+
+
+def read_record(con, table: str = LOADED) -> dict[str, Loaded]:
+    """file -> what the last successful build into ``con``'s database recorded of it (``table`` ATTEMPTED: what the
+    last build, successful or not, began with). (State written by an older version, without content hashes, makes
+    every file count as changed once.)"""
     con.execute("create schema if not exists raw")
     columns = {
         r[0]
         for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = 'export_files_loaded'"
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+            [table],
         ).fetchall()
     }
     if not columns:
@@ -45,7 +52,7 @@ def read_record(con) -> dict[str, Loaded]:
     kind = "kind" if "kind" in columns else "'billing_run'"
     stamp = "stamp" if "stamp" in columns else "''"
     scan, order = ("scan", "slash_date_order") if "scan" in columns else ("''", "null")
-    rows = con.execute(f"select file, fingerprint, {stamp}, {kind}, {scan}, {order} from raw.export_files_loaded")
+    rows = con.execute(f"select file, fingerprint, {stamp}, {kind}, {scan}, {order} from raw.{table}")
     return {file: Loaded(*known) for file, *known in rows.fetchall()}
 
 
@@ -78,6 +85,27 @@ def changes(loaded: dict[str, Loaded], files: list[InputFile]) -> Changes:
             out.unchanged += 1
     out.removed = sorted(set(loaded) - set(current))
     return out
+
+
+def unfinished(attempted: dict[str, Loaded], loaded: dict[str, Loaded], files: list[InputFile]) -> list[str]:
+    """Files that the last build began to load and did not finish (it failed, or was killed, after laying its raw
+    layer: in ``attempted`` other than the last successful build loaded them) and that are gone or changed since.
+    The marts may hold their rows of then, and an incremental build only adds and replaces rows: a run that the
+    file no longer holds would stay (found on 2026-11-30: a run whose ID failed a test, the file then corrected,
+    kept failing the next builds). Like a loaded file changed (``Changes.stale``), they make a full refresh."""
+    current = {ef.display_name: ef for ef in files}
+    out = []
+    for name, then in attempted.items():
+        before = loaded.get(name)
+        if before is not None and (before.fingerprint, before.slash_date_order) == (
+            then.fingerprint,
+            then.slash_date_order,
+        ):
+            continue  # as the last successful build loaded it: not loaded again then
+        now = current.get(name)
+        if now is None or (now.fingerprint, now.slash_date_order) != (then.fingerprint, then.slash_date_order):
+            out.append(name)
+    return sorted(out)
 
 
 def read_record_json(path: Path) -> dict[str, Loaded]:
@@ -115,6 +143,6 @@ def record_json(path: Path, files: list[InputFile]) -> None:
 def record(con) -> None:
     """After a successful build: the files of this build are loaded (an incremental build skips them)."""
     con.execute(
-        "create or replace table raw.export_files_loaded as select file, fingerprint, stamp, kind, scan, "
-        "slash_date_order from raw.export_files"
+        f"create or replace table raw.{LOADED} as select file, fingerprint, stamp, kind, scan, "
+        f"slash_date_order from raw.{ATTEMPTED}"
     )

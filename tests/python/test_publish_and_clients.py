@@ -206,6 +206,37 @@ def test_failed_build_leaves_the_served_files_byte_for_byte(tmp_path, demo_wareh
     assert (digest(served), digest(parquet)) == before
 
 
+def test_a_failed_full_refresh_keeps_the_history_and_the_corrected_file_is_rebuilt(tmp_path):
+    """A full refresh starts a new build file holding the status history alone; when its dbt build then fails,
+    nothing is published. The next build, the file corrected, finds that the failed build began to load it as it was:
+    it rebuilds from every file, the marts are whole (without the run the failed build wrote), and the history lost
+    no version."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
+    _, run_path = write_demo_files(exports, bill_runs=40)
+    assert zuora_wh("build", "--export-dir", str(exports), warehouse=wh).returncode == 0
+    served = wh / "zuora.duckdb"
+    history = "select tenant, billing_run_id, updated_at from marts.fct_billing_run_status_history order by all"
+    before, versions = digest(served), query(served, history)
+    header, rows = read_csv(run_path)
+    good_id = rows[5]["Billing Run: ID"]
+    rows[5]["Billing Run: ID"] = "not-an-id"  # with the quarantine off, the mart's error-severity test fails
+    write_csv(run_path, header, rows)
+    no_quarantine = ["--", "--vars", "{zuora_quarantine: false}"]
+    failed = zuora_wh("build", "--full-refresh", "--export-dir", str(exports), *no_quarantine, warehouse=wh)
+    assert failed.returncode != 0 and "nothing was published" in failed.stderr
+    assert "full refresh: a new build file, keeping marts.fct_billing_run_status_history" in failed.stdout
+    assert digest(served) == before
+    rows[5]["Billing Run: ID"] = good_id
+    write_csv(run_path, header, rows)
+    again = zuora_wh("build", "--export-dir", str(exports), warehouse=wh)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "that the last build, which failed, began to load were changed or removed since" in again.stdout
+    assert query(
+        served, "select count(*), count(*) filter (where billing_run_id = 'not-an-id') from marts.fct_billing_runs"
+    ) == [(40, 0)]
+    assert set(versions) <= set(query(served, history))
+
+
 def test_broken_export_file_is_a_clear_error_and_publishes_nothing(tmp_path, demo_warehouse):
     served = demo_warehouse / "zuora.duckdb"
     before = digest(served)

@@ -308,6 +308,62 @@ def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
     assert loaded_files.read_record_json(record) == {}
 
 
+def test_a_file_a_failed_build_began_to_load_then_changed_makes_a_full_refresh(tmp_path):
+    """Files that the last build began to load and did not finish (``loaded_files.unfinished``): the build's record
+    of what it laid its raw layer over, against the last successful build's and the folder now. A file loaded as the
+    successful build loaded it, or begun and unchanged since (a build killed, then run again), is no reason to
+    rebuild; begun, then changed or removed, it is: the failed build may have written its rows of then."""
+    from zuora_wh import input_files, loaded_files
+
+    exports = tmp_path / "exports"
+    _, runs = write_demo_files(exports, bill_runs=20)
+    loaded_record, attempt = tmp_path / "loaded.json", tmp_path / "attempt.json"
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    loaded_files.record_json(loaded_record, files)
+    later = write_demo_reexport(exports, bill_runs=20, share=0.5, name="zuora_billing_run_export_later.csv")
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    loaded_files.record_json(attempt, files)  # the build that began to load the re-export, and failed
+    loaded, attempted = loaded_files.read_record_json(loaded_record), loaded_files.read_record_json(attempt)
+    assert loaded_files.unfinished(attempted, loaded, files) == []  # run again as it was: no reason to rebuild
+    assert loaded_files.unfinished(loaded, loaded, files) == []  # the last build succeeded
+    later.write_text(later.read_text().replace("Posted", "Completed", 1))
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    assert loaded_files.unfinished(attempted, loaded, files) == [str(later)]
+    later.unlink()
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    assert loaded_files.unfinished(attempted, loaded, files) == [str(later)]
+    runs.write_text(runs.read_text().replace("Posted", "Completed", 1))  # loaded by the successful build: stale
+    files, _ = input_files.prepare(exports, tmp_path / "cache")
+    assert loaded_files.unfinished(attempted, loaded, files) == [str(later)]
+
+
+def test_a_file_corrected_after_a_failed_build_is_rebuilt(tmp_path):
+    """A new file whose run fails an error-severity test (the quarantine off): the failed build wrote the run into
+    the fact, and nothing was published. Corrected, the file is no longer that run's: the next build rebuilds from
+    every file, so the run it no longer holds leaves the fact and the build passes (before, it stayed and every
+    later build failed until a --full-refresh)."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
+    quarantine_off = ("--", "--vars", "{zuora_quarantine: false}")
+    _, runs = write_demo_files(exports, bill_runs=40)
+    build(exports, wh, *quarantine_off)
+    header, rows = read_csv(runs)
+    later = exports / "zuora_billing_run_export_later.csv"
+    write_csv(later, header, [rows[0] | {"Billing Run: ID": "not-an-id", "Billing Run: Billing Run Number": "BR-99"}])
+    failed = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
+    assert failed.returncode != 0 and "nothing was published" in failed.stderr
+    write_csv(
+        later, header, [rows[0] | {"Billing Run: ID": "f" * 32, "Billing Run: Billing Run Number": "BR-00000099"}]
+    )
+    result = build(exports, wh, *quarantine_off)
+    assert "that the last build, which failed, began to load were changed or removed since" in result.stdout
+    ids = query(
+        wh / "zuora.duckdb",
+        "select billing_run_id from marts.fct_billing_runs where billing_run_id in (?, ?)",
+        ["not-an-id", "f" * 32],
+    )
+    assert ids == [("f" * 32,)]
+
+
 def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(reference_build, reference, tmp_path):
     """Changes are told by content: a file copied over itself, or touched, is the same export."""
     exports, warehouse = reference_build / "exports", reference_build / "warehouse"
