@@ -337,6 +337,27 @@ def test_a_file_a_failed_build_began_to_load_then_changed_makes_a_full_refresh(t
     assert loaded_files.unfinished(attempted, loaded, files) == [str(later)]
 
 
+def test_a_spark_build_records_what_it_began_with(tmp_path, capsys):
+    """A Spark build writes what it lays its raw layer over into its folder before dbt runs (the DuckDB build: the
+    table raw.export_files), and the next build reads it back: a file begun and changed since is a full refresh on
+    Spark too (make test-spark runs the Spark builds themselves)."""
+    from zuora_wh import build as build_module
+
+    exports = tmp_path / "exports"
+    _, runs = write_demo_files(exports, bill_runs=20)
+    build_db = tmp_path / "build" / "zuora.duckdb"
+    (tmp_path / "build" / "spark").mkdir(parents=True)
+    plan = build_module.plan_files(exports, tmp_path / "cache", {}, False)
+    build_module.lay_raw_layer(build_db, exports, plan, spark=True)
+    attempted = build_module.last_attempt(build_db, spark=True)
+    assert sorted(attempted) == sorted(ef.display_name for ef in plan.files)
+    assert not build_module.plan_files(exports, tmp_path / "cache", {}, False, attempted).full_refresh
+    runs.write_text(runs.read_text().replace("Posted", "Completed", 1))
+    capsys.readouterr()
+    assert build_module.plan_files(exports, tmp_path / "cache", {}, False, attempted).full_refresh
+    assert f"began to load were changed or removed since ({runs})" in capsys.readouterr().out
+
+
 def test_a_file_corrected_after_a_failed_build_is_rebuilt(tmp_path):
     """A new file whose run fails an error-severity test (the quarantine off): the failed build wrote the run into
     the fact, and nothing was published. Corrected, the file is no longer that run's: the next build rebuilds from
