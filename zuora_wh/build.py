@@ -270,8 +270,8 @@ def plan_files(
         full_refresh = True
     elif unfinished:
         print(
-            f"exports: {len(unfinished)} file(s) that the last build, which failed, began to load were changed or "
-            f"removed since ({first_names(unfinished)}): rebuilding from every file"
+            f"exports: {len(unfinished)} file(s) that the last build began to load and did not finish were changed "
+            f"or removed since ({first_names(unfinished)}): rebuilding from every file"
         )
         full_refresh = True
     elif earlier:  # (a --full-refresh compares with nothing loaded: no file is earlier)

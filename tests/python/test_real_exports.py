@@ -355,7 +355,7 @@ def test_a_spark_build_records_what_it_began_with(tmp_path, capsys):
     runs.write_text(runs.read_text().replace("Posted", "Completed", 1))
     capsys.readouterr()
     assert build_module.plan_files(exports, tmp_path / "cache", {}, False, attempted).full_refresh
-    assert f"began to load were changed or removed since ({runs})" in capsys.readouterr().out
+    assert f"did not finish were changed or removed since ({runs})" in capsys.readouterr().out
 
 
 def test_a_file_corrected_after_a_failed_build_is_rebuilt(tmp_path):
@@ -376,7 +376,7 @@ def test_a_file_corrected_after_a_failed_build_is_rebuilt(tmp_path):
         later, header, [rows[0] | {"Billing Run: ID": "f" * 32, "Billing Run: Billing Run Number": "BR-00000099"}]
     )
     result = build(exports, wh, *quarantine_off)
-    assert "that the last build, which failed, began to load were changed or removed since" in result.stdout
+    assert "that the last build began to load and did not finish were changed or removed since" in result.stdout
     ids = query(
         wh / "zuora.duckdb",
         "select billing_run_id from marts.fct_billing_runs where billing_run_id in (?, ?)",
