@@ -737,7 +737,7 @@ def test_a_stamped_table_is_fingerprinted_by_its_stamps_quarter_by_quarter():
 
 def test_parquet_files_are_written_side_by_side_and_a_failed_one_is_an_error(tmp_path):
     """Publishing writes its Parquet files several at once, each by one of DuckDB's threads: every file is written,
-    a file that cannot be written is the publish's error (after the others are done), and the connection keeps its
+    a file that cannot be written is the publish's error, and the connection keeps its
     number of threads either way."""
     from zuora_wh.publish import _copy_side_by_side
 
