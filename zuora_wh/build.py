@@ -109,9 +109,7 @@ def build(args) -> int:
             if not spark:
                 say(prepare_build_file(build_db))
             if export_dir is not None:
-                known, attempted = (
-                    ({}, {}) if full_refresh else (loaded(build_db, spark), last_attempt(build_db, spark))
-                )
+                known, attempted = ({}, {}) if full_refresh else records(build_db, spark)
                 with steps.step("checking the export files"):
                     plan = plan_files(export_dir, folder / "cache", known, full_refresh, attempted)
                 full_refresh = plan.full_refresh
@@ -224,20 +222,15 @@ def build_folder(folder: Path, build_db: Path, export_dir: Path | None):
         raise
 
 
-def loaded(build_db: Path, spark: bool) -> dict[str, loaded_files.Loaded]:
-    """What the last successful build of this input loaded, on its engine."""
+def records(build_db: Path, spark: bool) -> tuple[dict[str, loaded_files.Loaded], dict[str, loaded_files.Loaded]]:
+    """What the last successful build of this input loaded, and what its last build, successful or not, laid its
+    raw layer over, on its engine."""
     if spark:
-        return loaded_files.read_record_json(spark_dir(build_db) / SPARK_LOADED)
+        folder = spark_dir(build_db)
+        loaded, attempted = (loaded_files.read_record_json(folder / name) for name in (SPARK_LOADED, SPARK_ATTEMPTED))
+        return loaded, attempted
     with duckdb.connect(str(build_db)) as con:
-        return loaded_files.read_record(con)
-
-
-def last_attempt(build_db: Path, spark: bool) -> dict[str, loaded_files.Loaded]:
-    """The files the last build of this input, successful or not, laid its raw layer over, on its engine."""
-    if spark:
-        return loaded_files.read_record_json(spark_dir(build_db) / SPARK_ATTEMPTED)
-    with duckdb.connect(str(build_db)) as con:
-        return loaded_files.read_record(con, loaded_files.ATTEMPTED)
+        return loaded_files.read_record(con), loaded_files.read_record(con, loaded_files.ATTEMPTED)
 
 
 def plan_files(

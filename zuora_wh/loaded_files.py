@@ -73,13 +73,19 @@ class Changes:
         return self.changed + self.removed
 
 
+def content(file: Loaded | InputFile) -> tuple[str, str | None]:
+    """What tells a file's rows apart, recorded or as it is now: its content's hash, and the order its slash dates
+    are read in."""
+    return file.fingerprint, file.slash_date_order
+
+
 def changes(loaded: dict[str, Loaded], files: list[InputFile]) -> Changes:
     current = {ef.display_name: ef for ef in files}
     out = Changes()
     for name, ef in current.items():
         if name not in loaded:
             out.new.append(name)
-        elif loaded[name].fingerprint != ef.fingerprint or loaded[name].slash_date_order != ef.slash_date_order:
+        elif content(loaded[name]) != content(ef):
             out.changed.append(name)  # other content, or its dates read in another order (the setting changed)
         else:
             out.unchanged += 1
@@ -96,14 +102,9 @@ def unfinished(attempted: dict[str, Loaded], loaded: dict[str, Loaded], files: l
     current = {ef.display_name: ef for ef in files}
     out = []
     for name, then in attempted.items():
-        before = loaded.get(name)
-        if before is not None and (before.fingerprint, before.slash_date_order) == (
-            then.fingerprint,
-            then.slash_date_order,
-        ):
+        if name in loaded and content(loaded[name]) == content(then):
             continue  # as the last successful build loaded it: not loaded again then
-        now = current.get(name)
-        if now is None or (now.fingerprint, now.slash_date_order) != (then.fingerprint, then.slash_date_order):
+        if name not in current or content(current[name]) != content(then):
             out.append(name)
     return sorted(out)
 

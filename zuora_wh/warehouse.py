@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -106,6 +108,22 @@ def connect_within_limits(build_folder: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"memory_limit": limit, "temp_directory": str(spill)})
 
 
+@contextmanager
+def _new_build_file(build_db: Path, purpose: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new build file, in the storage format BI tools read, written beside ``build_db`` and renamed over it once
+    the block is done: a build killed meanwhile leaves the old one (and the next removes what it left). In the block,
+    a connection with the new file attached as ``rewritten``, and the old one, if any, as ``previous`` (read-only)."""
+    tmp = build_db.with_name(f".{build_db.name}.{purpose}.tmp")
+    tmp.unlink(missing_ok=True)
+    with connect_within_limits(build_db.parent) as con:
+        con.execute(f"attach {quote_string(str(tmp))} as rewritten (storage_version '{STORAGE_VERSION}')")
+        if build_db.exists():
+            con.execute(f"attach {quote_string(str(build_db))} as previous (read_only)")
+        yield con
+    tmp.replace(build_db)
+    build_db.with_name(build_db.name + ".wal").unlink(missing_ok=True)  # the old file's
+
+
 def prepare_build_file(build_db: Path) -> str | None:
     """The build file, in the storage format BI tools read (STORAGE_VERSION): created in it when missing; a build
     file that an earlier version wrote in a newer format is rewritten in it, once (returns the line that says so)."""
@@ -113,34 +131,24 @@ def prepare_build_file(build_db: Path) -> str | None:
     if build_db.exists() and header_version(build_db) == HEADER_VERSION:
         return None
     old = build_db.exists()
-    tmp = build_db.with_name(f".{build_db.name}.rewrite.tmp")
-    tmp.unlink(missing_ok=True)
-    with connect_within_limits(build_db.parent) as con:
-        con.execute(f"attach {quote_string(str(tmp))} as rewritten (storage_version '{STORAGE_VERSION}')")
+    with _new_build_file(build_db, "rewrite") as con:
         if old:
-            con.execute(f"attach {quote_string(str(build_db))} as previous (read_only)")
             con.execute("copy from database previous to rewritten")
-    tmp.replace(build_db)
-    build_db.with_name(build_db.name + ".wal").unlink(missing_ok=True)
     return f"rewrote {build_db} in the storage format BI tools read ({STORAGE_VERSION}), once" if old else None
 
 
 def start_afresh(build_db: Path) -> str | None:
-    """A full refresh's build file: a new one, holding only what a full refresh keeps (KEPT_BY_FULL_REFRESH), copied
-    with its table definitions. dbt builds each table anew beside the old one, and DuckDB reuses the blocks it freed
-    later but does not give them back: a full refresh onto the old file left it as large as both builds (at 1M bill
-    runs 446 MB against 243 MB, at 10M 4.5 GB against 2.5 GB), and every later publish copied the larger file, which
-    BI tools then opened. The new file is written beside the old one and renamed over it: a build killed meanwhile
-    leaves the old one. Returns the line that says so; None without a build file."""
+    """A full refresh's build file: a new one (``_new_build_file``), holding only what a full refresh keeps
+    (KEPT_BY_FULL_REFRESH), copied with its table definitions. dbt builds each table anew beside the old one, and
+    DuckDB reuses the blocks it freed later but does not give them back: a full refresh onto the old file left it as
+    large as both builds (at 1M bill runs 446 MB against 243 MB, at 10M 4.5 GB against 2.5 GB), and every later
+    publish copied the larger file, which BI tools then opened. Returns the line that says so; None without a build
+    file."""
     if not build_db.exists():
         return None
-    tmp = build_db.with_name(f".{build_db.name}.afresh.tmp")
-    tmp.unlink(missing_ok=True)
     kept = []
-    with connect_within_limits(build_db.parent) as con:
-        con.execute(f"attach {quote_string(str(build_db))} as previous (read_only)")
-        con.execute(f"attach {quote_string(str(tmp))} as afresh (storage_version '{STORAGE_VERSION}')")
-        con.execute("use afresh")
+    with _new_build_file(build_db, "afresh") as con:
+        con.execute("use rewritten")
         for schema, table in KEPT_BY_FULL_REFRESH:
             found = con.execute(
                 "select sql from duckdb_tables() where database_name = 'previous' and schema_name = ? "
@@ -152,8 +160,6 @@ def start_afresh(build_db: Path) -> str | None:
             con.execute(f"create schema if not exists {quote_identifier(schema)}")
             con.execute(found[0])  # its definition, constraints too, in the new file (the one in use)
             name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-            rows = con.execute(f"insert into afresh.{name} select * from previous.{name}").fetchone()[0]
+            rows = con.execute(f"insert into rewritten.{name} select * from previous.{name}").fetchone()[0]
             kept.append(f"{schema}.{table} ({rows:,} rows)")
-    tmp.replace(build_db)
-    build_db.with_name(build_db.name + ".wal").unlink(missing_ok=True)
     return f"full refresh: a new build file, keeping {', '.join(kept) or 'nothing'}"

@@ -349,7 +349,8 @@ def test_a_spark_build_records_what_it_began_with(tmp_path, capsys):
     (tmp_path / "build" / "spark").mkdir(parents=True)
     plan = build_module.plan_files(exports, tmp_path / "cache", {}, False)
     build_module.lay_raw_layer(build_db, exports, plan, spark=True)
-    attempted = build_module.last_attempt(build_db, spark=True)
+    loaded, attempted = build_module.records(build_db, spark=True)
+    assert loaded == {}  # no Spark build succeeded yet
     assert sorted(attempted) == sorted(ef.display_name for ef in plan.files)
     assert not build_module.plan_files(exports, tmp_path / "cache", {}, False, attempted).full_refresh
     runs.write_text(runs.read_text().replace("Posted", "Completed", 1))
