@@ -266,6 +266,11 @@ def median(runs: list[dict], key: str = "wall") -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def spread(ratios: list[float]) -> str:
+    """The lowest and highest of a ratio over the runs, shown beside its median: how far the machine moved it."""
+    return f"{min(ratios):.2f} to {max(ratios):.2f}"
+
+
 def run_size(n: int, work: Path, runs: int) -> dict:
     export_dir, warehouse = export_folder(n, work), work / f"warehouse_{n}"
     size_mb = sum(p.stat().st_size for p in export_dir.glob("*.csv")) / 2**20
@@ -324,7 +329,9 @@ def report(results: list[dict]) -> str:
         "",
         f"Machine: {os.cpu_count()} cores, {mem:.0f} GiB memory, {platform.platform()}, Python "
         f"{platform.python_version()}; DuckDB memory_limit {MEMORY_LIMIT}. Written by `make bench` "
-        f"(bench/run.py) on {time.strftime('%Y-%m-%d')}; each figure the median of the runs shown.",
+        f"(bench/run.py) on {time.strftime('%Y-%m-%d')}; each figure the median of the runs shown, and beside a "
+        "ratio its lowest and highest over the runs (each full build over the baseline run just before it, each "
+        "re-export over the median full build).",
         "",
         "| bill runs | CSV MiB | runs | baseline s | full build s | full ÷ baseline | peak MiB (full / baseline) "
         "| peak ÷ baseline | nothing changed s | 1% re-export s | ÷ full | 0.1% refresh s (extract + build) |",
@@ -334,9 +341,11 @@ def report(results: list[dict]) -> str:
         base, full, incr = median(r["base"]), median(r["full"]), median(r["incr"])
         base_rss, full_rss = median(r["base"], "rss"), median(r["full"], "rss")
         lines.append(
-            f"| {r['n']:,} | {r['csv_mb']:,.0f} | {r['runs']} | {base:.1f} | {full:.1f} | {full / base:.2f} | "
+            f"| {r['n']:,} | {r['csv_mb']:,.0f} | {r['runs']} | {base:.1f} | {full:.1f} | {full / base:.2f} "
+            f"({spread([f['wall'] / b['wall'] for f, b in zip(r['full'], r['base'], strict=True)])}) | "
             f"{full_rss:,.0f} / {base_rss:,.0f} | {full_rss / base_rss:.2f} | {median(r['noop']):.2f} | "
-            f"{incr:.1f} | {incr / full:.2f} | {median(r['refresh']):.1f} ({median(r['refresh'], 'extract'):.1f} "
+            f"{incr:.1f} | {incr / full:.2f} ({spread([i['wall'] / full for i in r['incr']])}) | "
+            f"{median(r['refresh']):.1f} ({median(r['refresh'], 'extract'):.1f} "
             f"+ {median(r['refresh']) - median(r['refresh'], 'extract'):.1f}) |"
         )
     lines += [
