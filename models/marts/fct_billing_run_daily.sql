@@ -110,49 +110,6 @@ entities as (
 
 {% endif %}
 
-tenant_days as (
-
-    -- the tenant's first and last day of runs
-    select
-        tenant,
-        min(created_date) as first_date,
-        max(created_date) as last_date
-    from runs
-    group by 1
-
-),
-
-tenant_dates as (
-
-    -- every day of each tenant's range
-    select
-        tenant,
-        {{ zuora_each_day('first_date', 'last_date') }} as run_date
-    from tenant_days
-
-),
-
-run_entities as (
-
-    -- every entity with runs in the tenant (and null, for its runs without one)
-    select distinct
-        tenant,
-        entity_id
-    from runs
-
-),
-
-spine as (
-
-    select
-        tenant_dates.tenant,
-        run_entities.entity_id,
-        tenant_dates.run_date
-    from tenant_dates
-    inner join run_entities on tenant_dates.tenant = run_entities.tenant
-
-),
-
 daily as (
 
     -- the counts of each group with runs (in an incremental build, of the groups that changed, and the others kept)
@@ -197,6 +154,49 @@ daily as (
         union all
         select * from kept
     {%- endif %}
+
+),
+
+tenant_days as (
+
+    -- the tenant's first and last day of runs (from the counts: a scan of the groups, not of every run)
+    select
+        tenant,
+        min(run_date) as first_date,
+        max(run_date) as last_date
+    from daily
+    group by 1
+
+),
+
+tenant_dates as (
+
+    -- every day of each tenant's range
+    select
+        tenant,
+        {{ zuora_each_day('first_date', 'last_date') }} as run_date
+    from tenant_days
+
+),
+
+run_entities as (
+
+    -- every entity with runs in the tenant (and null, for its runs without one)
+    select distinct
+        tenant,
+        entity_id
+    from daily
+
+),
+
+spine as (
+
+    select
+        tenant_dates.tenant,
+        run_entities.entity_id,
+        tenant_dates.run_date
+    from tenant_dates
+    inner join run_entities on tenant_dates.tenant = run_entities.tenant
 
 ),
 
