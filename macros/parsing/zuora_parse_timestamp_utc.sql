@@ -38,12 +38,14 @@
 
 {% macro default__zuora_parse_timestamp_utc(text_expr, timezone_expr, order_expr) -%}
     {#- One try_strptime per format, in a coalesce: DuckDB stops at the first that parses, which is several
-        times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. -#}
+        times faster than try_strptime with a list of formats. Offsets first: Zuora's usual spelling. Each instant
+        becomes its UTC time from its microseconds since the epoch (make_timestamp(epoch_us(...))), the same value
+        as timezone('UTC', ...) without ICU's time-zone arithmetic, which cost a tenth of the parse. -#}
     {%- set utc_text = zuora_z_as_utc_offset(text_expr) -%}
     coalesce(
-        timezone('UTC', {{ zuora_first_strptime(utc_text, zuora_datetime_formats(true)) }}),
-        timezone('UTC', timezone({{ timezone_expr }},
-            {{ zuora_first_strptime(text_expr, zuora_datetime_formats(false), order_expr) }}))
+        make_timestamp(epoch_us({{ zuora_first_strptime(utc_text, zuora_datetime_formats(true)) }})),
+        make_timestamp(epoch_us(timezone({{ timezone_expr }},
+            {{ zuora_first_strptime(text_expr, zuora_datetime_formats(false), order_expr) }})))
     )
 {%- endmacro %}
 
