@@ -6,6 +6,8 @@
 For each size it generates an export folder (10 overlapping files; kept in bench/data/ for the next run), then
 measures, each step a whole process (wall time, the peak resident memory of its largest process, and the CPU
 seconds of all of them):
+- first, a build's fixed part: the full build of a folder of FIXED_SIZE bill runs, what any build costs before the
+  data adds to it;
 - the baseline: the read, clean, parse, dedupe, join and write of the data source as one plain DuckDB SQL script
   (BASELINE_SQL), run by the same Python on the same files with the same memory limit; and in turn with it, a full
   build into a fresh warehouse folder, published (``python -m zuora_wh build --export-dir ...``), as a user runs it;
@@ -173,7 +175,9 @@ def model_seconds(warehouse: Path, export_dir: Path) -> dict[str, float]:
 
 
 def _env(warehouse: Path) -> dict[str, str]:
-    return {"ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "ZUORA_DUCKDB_TEMP_DIR": str(warehouse / "tmp")}
+    """The settings of every build: one spill folder for all (the baseline's), since dbt parses the project again
+    when a setting of its profile changes, and the builds of every size then share one parse."""
+    return {"ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "ZUORA_DUCKDB_TEMP_DIR": str(warehouse.parent / "tmp")}
 
 
 def build(export_dir: Path, warehouse: Path) -> dict:
@@ -262,6 +266,26 @@ def refresh(export_dir: Path, warehouse: Path, fake: FakeZuora) -> dict:
     return {"wall": wall_extract + built["wall"], "extract": wall_extract, "rss": max(rss_extract, built["rss"])}
 
 
+# The export folder whose full build shows a build's fixed part: what it costs at any size (starting dbt, reading
+# its parse, the work dbt does for each of its nodes, publishing's own steps), with almost no data to work on.
+FIXED_SIZE = 1_000
+
+
+def fixed_part(work: Path, runs: int) -> list[dict]:
+    """Full builds of FIXED_SIZE bill runs (the same layout of files as the sizes measured), each into a fresh folder.
+    One build first, not measured: dbt parses the project again after any change to it, and caches the parse for
+    every build after (as a user's builds after the first), so that no measured build of the benchmark parses."""
+    export_dir, warehouse = export_folder(FIXED_SIZE, work), work / f"warehouse_{FIXED_SIZE}"
+    builds = []
+    for i in range(runs + 1):
+        shutil.rmtree(warehouse, ignore_errors=True)
+        built = build(export_dir, warehouse)
+        if i:
+            builds.append(built)
+    print(f"[{FIXED_SIZE:,}] the fixed part, a full build: {median(builds):.1f}s", flush=True)
+    return builds
+
+
 def median(runs: list[dict], key: str = "wall") -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -322,7 +346,7 @@ GOALS = (
 )
 
 
-def report(results: list[dict]) -> str:
+def report(results: list[dict], fixed: list[dict]) -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
         "# Benchmark results",
@@ -348,6 +372,23 @@ def report(results: list[dict]) -> str:
             f"{median(r['refresh']):.1f} ({median(r['refresh'], 'extract'):.1f} "
             f"+ {median(r['refresh']) - median(r['refresh'], 'extract'):.1f}) |"
         )
+    fixed_wall = median(fixed)
+    fixed_steps = ", ".join(
+        f"{name} {statistics.median(run['steps'].get(name, 0.0) for run in fixed):.1f}"
+        for name in ("checking the export files", "dbt", "publishing")
+    )
+    lines += [
+        "",
+        f"A build's fixed part, the same at any size: a full build of {FIXED_SIZE:,} bill runs (the same layout of "
+        f"files) takes {fixed_wall:.1f} s ({fixed_steps}): dbt's start, its parse and its work for each of its nodes, "
+        "with almost no data. Over each size's baseline, the fixed part and the rest of the full build:",
+        "",
+        "| bill runs | fixed part ÷ baseline | (full build - fixed part) ÷ baseline |",
+        "|---:|---:|---:|",
+    ]
+    for r in results:
+        base = median(r["base"])
+        lines.append(f"| {r['n']:,} | {fixed_wall / base:.2f} | {(median(r['full']) - fixed_wall) / base:.2f} |")
     lines += [
         "",
         "Where a build's time goes, and its work: the steps the build printed (seconds, medians), and the CPU "
@@ -392,8 +433,9 @@ def main() -> int:
     args = p.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "tmp").mkdir(exist_ok=True)
+    fixed = fixed_part(args.work_dir, args.runs)
     results = [run_size(n, args.work_dir, args.runs) for n in args.sizes]
-    text = report(results)
+    text = report(results, fixed)
     args.output.write_text(text)
     print(text)
     return 0
