@@ -8,9 +8,10 @@
   passed these same tests then. A full build, a build after a failed one, a changed project, and Spark test every
   row.
 
-  Only an error-severity test is narrowed (zuora_written_rows_condition): an old row that fails a warning still
-  fails it, and every build says so, as a full build would. Of those, a test that looks at one row at a time and
-  at nothing else (the list row_by_row) is given the rows written now. A test that compares rows with each other
+  A warning-severity test is narrowed only when it found nothing the last time it ran (zuora_written_rows_condition;
+  ZUORA_TESTS_THAT_WARNED names those that did find rows): an old row that fails a warning still fails it, and
+  every build says so, as a full build would. Of the narrowed tests, one that looks at one row at a time and at
+  nothing else (the list row_by_row) is given the rows written now. A test that compares rows with each other
   reads the whole table: the unique tests look only at the keys written now, counted across every row (macro
   zuora_repeated_keys); the row counts stay whole. A test that reads another model too (relationships, known
   codes) reads every row, since that model may have changed; so does a test added later, until it is listed.
@@ -29,13 +30,17 @@
 
 
 {#
-  The SQL condition that selects the rows this build wrote in `relation`, or '' when the error-severity test being
-  run reads every row of it (see get_where_subquery). Read only when dbt executes a test, never while it parses the
-  project: the setting changes from build to build, and dbt parses again whatever depends on a setting that changed.
+  The SQL condition that selects the rows this build wrote in `relation`, or '' when the test being run reads every
+  row of it (see get_where_subquery): a warning that found rows the last time it ran reads every row. Read only when
+  dbt executes a test, never while it parses the project: the settings change from build to build, and dbt parses
+  again whatever depends on a setting that changed.
 #}
 {% macro zuora_written_rows_condition(relation) -%}
     {%- set severity = (config.get('severity') or 'error') | lower -%}
-    {%- if not execute or relation.identifier is not defined or severity != 'error' -%}
+    {%- if not execute or relation.identifier is not defined -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if severity != 'error' and model.name in fromjson(env_var('ZUORA_TESTS_THAT_WARNED', '') or '[]') -%}
         {{ return('') }}
     {%- endif -%}
     {%- set stamped = fromjson(env_var('ZUORA_TEST_WRITTEN_ROWS_ONLY', '') or '{}') -%}

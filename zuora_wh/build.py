@@ -124,6 +124,7 @@ def build(args) -> int:
                     print(f"the warehouse is current: nothing changed since the build published at {at}")
                     return 0
             same_project = current.built_with(folder) == settings
+            warned = current.warned_when_built(folder) if same_project else []
             current.forget(folder)
             if not spark:
                 move_renamed_tables(build_db)  # first: a full refresh keeps the history under its new name
@@ -143,8 +144,9 @@ def build(args) -> int:
         written_rows_only = tests_written_rows_only(plan, full_refresh, same_project, spark)
         if written_rows_only:
             print(
-                f"tests: the error-severity tests of {', '.join(STAMPED)} look at the rows this build writes "
-                "(the others passed them when written; --full-refresh tests every row)"
+                f"tests: the tests of {', '.join(STAMPED)} look at the rows this build writes (the others passed them "
+                "when written; --full-refresh tests every row)"
+                + (f", but for {len(warned)} warning(s) found before, which read every row" if warned else "")
             )
         dbt_started = time.time()
         with steps.step("dbt"):
@@ -154,12 +156,13 @@ def build(args) -> int:
                 dbt_args,
                 SPARK_TARGET if spark else DUCKDB_TARGET,
                 written_rows_only=written_rows_only,
+                warned=warned,
             )
         if rc != 0:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
             what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
             raise BuildFailed(f"{what}; nothing was published{kept}", rc)
-        current.remember_built(folder, settings)
+        current.remember_built(folder, settings, still_warning(warned, folder / "target" / "run_results.json"))
         if plan is not None:
             record_loaded(build_db, plan, spark)
         if spark:
@@ -388,6 +391,17 @@ def failing(folder: Path, since: float) -> str:
         return ""
     bad = [f"{r['unique_id'].split('.')[2]} ({r['status']})" for r in results if r["status"] in ("error", "fail")]
     return f"; {len(bad)} failing: {first_names(bad, 5)}" if bad else ""
+
+
+def still_warning(warned: list[str], run_results: Path) -> list[str]:
+    """The warning tests that found rows the last time they ran, after the dbt run that wrote ``run_results``: those
+    of ``warned`` (the same record before it) that it did not run, and those it ran that warned."""
+    results = json.loads(run_results.read_text())["results"]
+    ran = {r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith("test.")}
+    return sorted(
+        {name for name in warned if ran.get(name) not in ("pass", "warn")}
+        | {name for name, status in ran.items() if status == "warn"}
+    )
 
 
 def first_names(names: list[str], shown: int = 3) -> str:

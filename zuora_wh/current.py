@@ -22,7 +22,8 @@ from zuora_wh.dbt_runner import ROOT
 from zuora_wh.publish import write_json
 
 RECORD = "published.json"
-# The fingerprint of the last dbt build that succeeded in the folder (``built_with``).
+# The fingerprint of the last dbt build that succeeded in the folder (``built_with``), and the warnings its tests
+# had found (``warned_when_built``).
 BUILT = "built.json"
 # What a build's result depends on in the project (with the files under each folder).
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/generic", "zuora_wh")
@@ -35,6 +36,7 @@ NOT_SETTINGS = (
     "ZUORA_DUCKDB_PATH",
     "ZUORA_INPUT",
     "ZUORA_TEST_WRITTEN_ROWS_ONLY",
+    "ZUORA_TESTS_THAT_WARNED",
     "DBT_PROFILES_DIR",
     "DBT_PROJECT_DIR",
     "DBT_TARGET_PATH",
@@ -101,9 +103,17 @@ def built_with(folder: Path) -> str | None:
     return json.loads(path.read_text()).get("settings") if path.exists() else None
 
 
-def remember_built(folder: Path, settings: str) -> None:
-    """After dbt succeeded: the project and settings the build file's tables and views were made with."""
-    write_json(folder / BUILT, {"settings": settings})
+def warned_when_built(folder: Path) -> list[str]:
+    """The warning tests that found rows the last time they ran, as the last dbt build that succeeded in ``folder``
+    recorded them (none when there is no such build)."""
+    path = folder / BUILT
+    return json.loads(path.read_text()).get("warned", []) if path.exists() else []
+
+
+def remember_built(folder: Path, settings: str, warned: list[str]) -> None:
+    """After dbt succeeded: the project and settings the build file's tables and views were made with, and the
+    warning tests that found rows the last time they ran (``build.still_warning``)."""
+    write_json(folder / BUILT, {"settings": settings, "warned": sorted(warned)})
 
 
 def forget(folder: Path) -> None:

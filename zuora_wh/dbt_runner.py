@@ -31,12 +31,17 @@ _TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
 
 def dbt_env(
-    build_db: Path, export_dir: Path | None, target: str = DUCKDB_TARGET, written_rows_only: bool = False
+    build_db: Path,
+    export_dir: Path | None,
+    target: str = DUCKDB_TARGET,
+    written_rows_only: bool = False,
+    warned: list[str] | None = None,
 ) -> dict[str, str]:
     """The environment of dbt for the build file ``build_db`` of ``export_dir`` (None: the demo): defaults the
     environment may override, the user's environment, then what the build decides. On Spark, the folder ``spark``
     beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR). With ``written_rows_only``, the data
-    tests of the stamped marts look at the rows this build wrote (macro get_where_subquery)."""
+    tests of the stamped marts look at the rows this build wrote (macro get_where_subquery), but for the warning
+    tests ``warned``, which found rows the last time they ran."""
     spark = target == SPARK_TARGET
     folder = spark_dir(build_db) if spark else build_db.parent
     # dbt's own debug log (logs/dbt.log) is left off: dbt-<command>.log keeps what dbt prints, and the debug log cost
@@ -57,6 +62,7 @@ def dbt_env(
         "ZUORA_DUCKDB_PATH": build_db.name,
         "ZUORA_INPUT": input_mode(export_dir),
         "ZUORA_TEST_WRITTEN_ROWS_ONLY": json.dumps(STAMPED) if written_rows_only else "",
+        "ZUORA_TESTS_THAT_WARNED": json.dumps(sorted(warned or [])) if written_rows_only else "",
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_PROJECT_DIR": str(ROOT),
         # dbt's artifacts (manifest, run_results.json) beside the build file: builds of different inputs, and
@@ -73,12 +79,13 @@ def run_dbt(
     dbt_args: list[str],
     target: str = DUCKDB_TARGET,
     written_rows_only: bool = False,
+    warned: list[str] | None = None,
 ) -> int:
     """Run dbt (``zuora_wh.dbt_process``: dbt's command line, quicker to start and end) with its whole output in
     ``dbt-<command>.log`` beside the build file (on Spark, in its folder). On a terminal, one progress line;
     everywhere, the warnings and errors, and dbt's closing lines (or, when dbt stopped before running anything, the
     error it printed)."""
-    env = dbt_env(build_db, export_dir, target, written_rows_only)
+    env = dbt_env(build_db, export_dir, target, written_rows_only, warned)
     folder = Path(env["DBT_TARGET_PATH"]).parent
     log_path = folder / f"dbt-{dbt_args[0]}.log"
     tty = sys.stdout.isatty()

@@ -197,10 +197,18 @@ models:
         data_tests:
           - unique_per_tenant:
               name: broken_stamped__key_is_unique_per_tenant
+          - unique_per_tenant:
+              name: broken_stamped__key_is_unique_per_tenant_a_warning
+              config:
+                severity: warn
       - name: value
         data_tests:
           - not_null:
               name: broken_stamped__value_is_not_null
+          - not_null:
+              name: broken_stamped__value_is_not_null_a_warning
+              config:
+                severity: warn
 """
 
 
@@ -208,7 +216,9 @@ def test_an_incremental_builds_tests_read_the_rows_it_wrote(tmp_path, demo_expor
     """In a build that tests the rows it wrote (ZUORA_TEST_WRITTEN_ROWS_ONLY, macro get_where_subquery), a
     row-by-row test reads only the rows stamped by this build, and a unique test the keys written now, each counted
     across every row: key a, written now and also held by an old row, fails; key b, held twice by old rows only,
-    and the old row without a value are not looked at. Without the setting, every row is."""
+    and the old row without a value are not looked at. So do the warnings, but for those that found rows the last
+    time they ran (ZUORA_TESTS_THAT_WARNED), which read every row. Without the setting, every test reads every
+    row."""
     project = copy_project(tmp_path)
     for name, (header, rows) in zip(("zuora_billing_run_export", "zuora_entity_export"), demo_exports, strict=True):
         write_csv(project / "seeds" / f"{name}.csv", header, rows)
@@ -218,9 +228,16 @@ def test_an_incremental_builds_tests_read_the_rows_it_wrote(tmp_path, demo_expor
         "broken_stamped__key_is_unique",
         "broken_stamped__key_is_unique_per_tenant",
         "broken_stamped__value_is_not_null",
+        "broken_stamped__key_is_unique_per_tenant_a_warning",
+        "broken_stamped__value_is_not_null_a_warning",
     )
     written_only = {"ZUORA_TEST_WRITTEN_ROWS_ONLY": json.dumps({"broken_stamped": "stamp"})}
-    for env, failures in ((written_only, (1, 1, 0)), ({}, (2, 2, 1))):
+    warned = {"ZUORA_TESTS_THAT_WARNED": json.dumps(list(tests[3:]))}
+    for env, failures in (
+        (written_only, (1, 1, 0, 1, 0)),
+        (written_only | warned, (1, 1, 0, 2, 1)),
+        ({}, (2, 2, 1, 2, 1)),
+    ):
         run = run_dbt(project, "build", "--select", "broken_stamped", env=env)
         results = run.results()
         assert tuple(results[name]["failures"] for name in tests) == failures, run.output[-3000:]

@@ -238,12 +238,12 @@ def test_runs_deleted_by_an_incremental_build_leave_the_daily_mart_as_a_fresh_bu
 
 
 def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
-    """An incremental build of the same project and settings runs the error-severity tests of the stamped marts on
-    the rows it wrote (macro get_where_subquery), and still catches what is wrong with them. A row it did not write
-    is not tested again (an old row broken here by hand, in the build file, shows it), but a warning still reads
-    every row; the build after a failed one tests every row. The quarantine is off (and the same in every build),
-    so that broken rows reach the mart. (A unique test's keys written now, counted across every row:
-    test_data_tests_fail.py.)"""
+    """An incremental build of the same project and settings runs the tests of the stamped marts on the rows it
+    wrote (macro get_where_subquery), and still catches what is wrong with them. A row it did not write is not
+    tested again (an old row broken here by hand, in the build file, shows it), but a warning that found rows the
+    last time it ran reads every row, so that every build reports it; the build after a failed one tests every row.
+    The quarantine is off (and the same in every build), so that broken rows reach the mart. (A unique test's keys
+    written now, counted across every row: test_data_tests_fail.py.)"""
     exports, wh = tmp_path / "exports", tmp_path / "wh"
     quarantine_off = ("--", "--vars", "{zuora_quarantine: false}")
     write_demo_files(exports, bill_runs=40)
@@ -268,12 +268,22 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
         found = next(r for r in results if r["unique_id"].split(".")[2] == test)
         return found["status"], found["failures"]
 
-    # a new run that shares an old run's number: a warning, which reads every row
+    shared_test, target_type_test = (
+        "fct_billing_runs__billing_run_number_is_unique_per_tenant",
+        "fct_billing_runs__target_type_is_a_known_target_type",
+    )
+    # a new run that shares an old run's number: a warning, found by the number written now
     new_run("zuora_billing_run_export_later.csv", "e" * 32, shared)
     assert "look at the rows this build writes" in build(exports, wh, *quarantine_off).stdout
-    assert outcome("fct_billing_runs__billing_run_number_is_unique_per_tenant") == ("warn", 1)
-    assert outcome("fct_billing_runs__target_type_is_a_known_target_type") == ("warn", 1)  # the old row warns again
-    assert outcome(pattern_test) == ("pass", 0)  # the old broken row is not tested again for an error
+    assert outcome(shared_test) == ("warn", 1)
+    assert outcome(target_type_test) == ("pass", 0)  # the old broken row is not tested again, for a warning ...
+    assert outcome(pattern_test) == ("pass", 0)  # ... or for an error
+    # a new run with nothing wrong: the warning found in the last build reads every row, and says so again
+    new_run("zuora_billing_run_export_later_still.csv", "d" * 32, "BR-99999999")
+    said = build(exports, wh, *quarantine_off).stdout
+    assert "but for 1 warning(s) found before, which read every row" in said, said
+    assert outcome(shared_test) == ("warn", 1)  # both runs of the pair are old rows now
+    assert outcome(target_type_test) == ("pass", 0)
     # a new run whose number is no Zuora number: caught among the rows written now
     new_run("zuora_billing_run_export_latest.csv", "f" * 32, "BR-124")
     failed = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
@@ -283,6 +293,30 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
     again = zuora_wh("build", "--export-dir", str(exports), *quarantine_off, warehouse=wh)
     assert again.returncode != 0 and "look at the rows this build writes" not in again.stdout
     assert outcome(pattern_test) == ("fail", 2)
+    assert outcome(target_type_test) == ("warn", 1)
+
+
+def test_a_warning_is_remembered_until_it_runs_again_and_finds_nothing(tmp_path):
+    """The warnings that found rows the last time they ran (build.still_warning, kept in built.json): one that ran and
+    warned is added; one that ran and passed is dropped; one that did not run (its model left out) is kept; a
+    model's own result is no warning."""
+    from zuora_wh.build import still_warning
+
+    def result(kind: str, name: str, status: str) -> dict:
+        return {"unique_id": f"{kind}.zuora_billing_runs.{name}", "status": status}
+
+    run_results = tmp_path / "run_results.json"
+    results = [
+        result("test", "warns_now", "warn"),
+        result("test", "warned_then_passes", "pass"),
+        result("test", "errors_pass", "pass"),
+        result("model", "a_model", "success"),
+        result("test", "skipped", "skipped"),
+    ]
+    run_results.write_text(json.dumps({"results": results}))
+    before = ["warned_then_passes", "left_out", "skipped"]
+    assert still_warning(before, run_results) == ["left_out", "skipped", "warns_now"]
+    assert still_warning([], run_results) == ["warns_now"]
 
 
 def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
