@@ -123,8 +123,9 @@ def build(args) -> int:
                 if at is not None:
                     print(f"the warehouse is current: nothing changed since the build published at {at}")
                     return 0
-            same_project = current.built_with(folder) == settings
-            warned = current.warned_when_built(folder) if same_project else []
+            built_settings, warned_before = current.built_with(folder)
+            same_project = built_settings == settings
+            warned = warned_before if same_project else []
             current.forget(folder)
             if not spark:
                 move_renamed_tables(build_db)  # first: a full refresh keeps the history under its new name
@@ -146,7 +147,7 @@ def build(args) -> int:
             print(
                 f"tests: the tests of {', '.join(STAMPED)} look at the rows this build writes (the others passed them "
                 "when written; --full-refresh tests every row)"
-                + (f", but for {len(warned)} warning(s) found before, which read every row" if warned else "")
+                + (f"; the warnings found before read every row: {first_names(warned)}" if warned else "")
             )
         dbt_started = time.time()
         with steps.step("dbt"):
@@ -162,7 +163,9 @@ def build(args) -> int:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
             what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
             raise BuildFailed(f"{what}; nothing was published{kept}", rc)
-        current.remember_built(folder, settings, still_warning(warned, folder / "target" / "run_results.json"))
+        still_warned = still_warning(warned, folder / "target" / "run_results.json", dbt_started)
+        if still_warned is not None:  # (else the next build tests every row, as after a failure)
+            current.remember_built(folder, settings, still_warned)
         if plan is not None:
             record_loaded(build_db, plan, spark)
         if spark:
@@ -393,10 +396,16 @@ def failing(folder: Path, since: float) -> str:
     return f"; {len(bad)} failing: {first_names(bad, 5)}" if bad else ""
 
 
-def still_warning(warned: list[str], run_results: Path) -> list[str]:
-    """The warning tests that found rows the last time they ran, after the dbt run that wrote ``run_results``: those
-    of ``warned`` (the same record before it) that it did not run, and those it ran that warned."""
-    results = json.loads(run_results.read_text())["results"]
+def still_warning(warned: list[str], run_results: Path, since: float) -> list[str] | None:
+    """The warning tests that found rows the last time they ran, after the dbt run that wrote ``run_results`` at
+    ``since`` (a time.time()) or later: those of ``warned`` (the same record before it) that it did not run, and those
+    it ran that warned. None when that run wrote no results (dbt's --no-write-json): then they are not known."""
+    try:
+        if run_results.stat().st_mtime < since:
+            return None
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return None
     ran = {r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith("test.")}
     return sorted(
         {name for name in warned if ran.get(name) not in ("pass", "warn")}

@@ -22,8 +22,8 @@ from zuora_wh.dbt_runner import ROOT
 from zuora_wh.publish import write_json
 
 RECORD = "published.json"
-# The fingerprint of the last dbt build that succeeded in the folder (``built_with``), and the warnings its tests
-# had found (``warned_when_built``).
+# The fingerprint of the last dbt build that succeeded in the folder, and the warnings its tests had found
+# (``built_with``).
 BUILT = "built.json"
 # What a build's result depends on in the project (with the files under each folder).
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/generic", "zuora_wh")
@@ -97,17 +97,12 @@ def remember(folder: Path, settings: str, published: list[Path], published_at: s
     write_json(folder / RECORD, record)
 
 
-def built_with(folder: Path) -> str | None:
-    """The fingerprint of the last dbt build that succeeded in ``folder`` (None: none since it last failed)."""
+def built_with(folder: Path) -> tuple[str | None, list[str]]:
+    """The fingerprint of the last dbt build that succeeded in ``folder``, and the warning tests that found rows the
+    last time they ran, as it recorded them (None and none: no build succeeded since it last failed)."""
     path = folder / BUILT
-    return json.loads(path.read_text()).get("settings") if path.exists() else None
-
-
-def warned_when_built(folder: Path) -> list[str]:
-    """The warning tests that found rows the last time they ran, as the last dbt build that succeeded in ``folder``
-    recorded them (none when there is no such build)."""
-    path = folder / BUILT
-    return json.loads(path.read_text()).get("warned", []) if path.exists() else []
+    record = json.loads(path.read_text()) if path.exists() else {}
+    return record.get("settings"), record.get("warned", [])
 
 
 def remember_built(folder: Path, settings: str, warned: list[str]) -> None:

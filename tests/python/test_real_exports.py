@@ -281,7 +281,7 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
     # a new run with nothing wrong: the warning found in the last build reads every row, and says so again
     new_run("zuora_billing_run_export_later_still.csv", "d" * 32, "BR-99999999")
     said = build(exports, wh, *quarantine_off).stdout
-    assert "but for 1 warning(s) found before, which read every row" in said, said
+    assert f"the warnings found before read every row: {shared_test}" in said, said
     assert outcome(shared_test) == ("warn", 1)  # both runs of the pair are old rows now
     assert outcome(target_type_test) == ("pass", 0)
     # a new run whose number is no Zuora number: caught among the rows written now
@@ -299,7 +299,8 @@ def test_an_incremental_build_tests_the_rows_it_wrote(tmp_path):
 def test_a_warning_is_remembered_until_it_runs_again_and_finds_nothing(tmp_path):
     """The warnings that found rows the last time they ran (build.still_warning, kept in built.json): one that ran and
     warned is added; one that ran and passed is dropped; one that did not run (its model left out) is kept; a
-    model's own result is no warning."""
+    model's own result is no warning. A dbt run that wrote no results (an older file is left, or none) tells
+    nothing: the build then records no successful build, so that the next one tests every row."""
     from zuora_wh.build import still_warning
 
     def result(kind: str, name: str, status: str) -> dict:
@@ -315,8 +316,12 @@ def test_a_warning_is_remembered_until_it_runs_again_and_finds_nothing(tmp_path)
     ]
     run_results.write_text(json.dumps({"results": results}))
     before = ["warned_then_passes", "left_out", "skipped"]
-    assert still_warning(before, run_results) == ["left_out", "skipped", "warns_now"]
-    assert still_warning([], run_results) == ["warns_now"]
+    written = run_results.stat().st_mtime
+    assert still_warning(before, run_results, written) == ["left_out", "skipped", "warns_now"]
+    assert still_warning([], run_results, written) == ["warns_now"]
+    assert still_warning(before, run_results, written + 1) is None
+    run_results.unlink()
+    assert still_warning(before, run_results, written) is None
 
 
 def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
