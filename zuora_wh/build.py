@@ -163,8 +163,11 @@ def build(args) -> int:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
             what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
             raise BuildFailed(f"{what}; nothing was published{kept}", rc)
-        still_warned = still_warning(warned, folder / "target" / "run_results.json", dbt_started)
-        if still_warned is not None:  # (else the next build tests every row, as after a failure)
+        run_results = folder / "target" / "run_results.json"
+        still_warned = still_warning(warned, run_results, dbt_started)
+        if still_warned is None:  # dbt wrote no results: the next build tests every row, as after a failure
+            run_results = None
+        else:
             current.remember_built(folder, settings, still_warned)
         if plan is not None:
             record_loaded(build_db, plan, spark)
@@ -174,7 +177,7 @@ def build(args) -> int:
                 f"(Parquet under {folder / 'warehouse'}); nothing is published (README: Run on Spark or Databricks)"
             )
             return 0
-        print(summary(build_db, folder / "target" / "run_results.json"))
+        print(summary(build_db, run_results))
         if args.no_publish:
             print(f"built {build_db} (not published)")
             return 0
