@@ -164,11 +164,11 @@ def build(args) -> int:
             what = f"dbt build{' on Spark' if spark else ''} failed (exit {rc}{failing(folder, dbt_started)})"
             raise BuildFailed(f"{what}; nothing was published{kept}", rc)
         run_results = folder / "target" / "run_results.json"
-        still_warned = still_warning(warned, run_results, dbt_started)
-        if still_warned is None:  # dbt wrote no results: the next build tests every row, as after a failure
+        results = results_since(run_results, dbt_started)
+        if results is None:  # no results (--no-write-json): the next build tests every row, as after a failure
             run_results = None
         else:
-            current.remember_built(folder, settings, still_warned)
+            current.remember_built(folder, settings, still_warning(warned, results))
         if plan is not None:
             record_loaded(build_db, plan, spark)
         if spark:
@@ -385,30 +385,28 @@ def check_replace(served: Path, export_dir: Path | None, replace: bool) -> None:
     )
 
 
+def results_since(run_results: Path, since: float) -> list[dict] | None:
+    """The results of the dbt run that wrote ``run_results`` at ``since`` (a time.time()) or later; None when that
+    run wrote none (dbt stopped before running anything, or ran with --no-write-json: an older file is left)."""
+    try:
+        if run_results.stat().st_mtime < since:
+            return None
+        return json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def failing(folder: Path, since: float) -> str:
     """What failed in the dbt run that wrote the folder's run_results.json at ``since`` (a time.time()) or later, as
-    '; 2 failing: name (fail), ...' (nothing when that run wrote none: dbt stopped before running anything)."""
-    path = folder / "target" / "run_results.json"
-    try:
-        if path.stat().st_mtime < since:
-            return ""
-        results = json.loads(path.read_text())["results"]
-    except (OSError, ValueError, KeyError):
-        return ""
+    '; 2 failing: name (fail), ...' (nothing when that run wrote none)."""
+    results = results_since(folder / "target" / "run_results.json", since) or []
     bad = [f"{r['unique_id'].split('.')[2]} ({r['status']})" for r in results if r["status"] in ("error", "fail")]
     return f"; {len(bad)} failing: {first_names(bad, 5)}" if bad else ""
 
 
-def still_warning(warned: list[str], run_results: Path, since: float) -> list[str] | None:
-    """The warning tests that found rows the last time they ran, after the dbt run that wrote ``run_results`` at
-    ``since`` (a time.time()) or later: those of ``warned`` (the same record before it) that it did not run, and those
-    it ran that warned. None when that run wrote no results (dbt's --no-write-json): then they are not known."""
-    try:
-        if run_results.stat().st_mtime < since:
-            return None
-        results = json.loads(run_results.read_text())["results"]
-    except (OSError, ValueError, KeyError):
-        return None
+def still_warning(warned: list[str], results: list[dict]) -> list[str]:
+    """The warning tests that found rows the last time they ran, after the dbt run of ``results``: those of
+    ``warned`` (the same record before it) that it did not run, and those it ran that warned."""
     ran = {r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith("test.")}
     return sorted(
         {name for name in warned if ran.get(name) not in ("pass", "warn")}

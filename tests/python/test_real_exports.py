@@ -300,8 +300,9 @@ def test_a_warning_is_remembered_until_it_runs_again_and_finds_nothing(tmp_path)
     """The warnings that found rows the last time they ran (build.still_warning, kept in built.json): one that ran and
     warned is added; one that ran and passed is dropped; one that did not run (its model left out) is kept; a
     model's own result is no warning. A dbt run that wrote no results (an older file is left, or none) tells
-    nothing: the build then records no successful build, so that the next one tests every row."""
-    from zuora_wh.build import still_warning
+    nothing (build.results_since): the build then records no successful build, so that the next one tests every
+    row."""
+    from zuora_wh.build import results_since, still_warning
 
     def result(kind: str, name: str, status: str) -> dict:
         return {"unique_id": f"{kind}.zuora_billing_runs.{name}", "status": status}
@@ -317,11 +318,12 @@ def test_a_warning_is_remembered_until_it_runs_again_and_finds_nothing(tmp_path)
     run_results.write_text(json.dumps({"results": results}))
     before = ["warned_then_passes", "left_out", "skipped"]
     written = run_results.stat().st_mtime
-    assert still_warning(before, run_results, written) == ["left_out", "skipped", "warns_now"]
-    assert still_warning([], run_results, written) == ["warns_now"]
-    assert still_warning(before, run_results, written + 1) is None
+    assert results_since(run_results, written) == results
+    assert still_warning(before, results) == ["left_out", "skipped", "warns_now"]
+    assert still_warning([], results) == ["warns_now"]
+    assert results_since(run_results, written + 1) is None
     run_results.unlink()
-    assert still_warning(before, run_results, written) is None
+    assert results_since(run_results, written) is None
 
 
 def test_a_spark_builds_record_of_loaded_files_tells_what_changed(tmp_path):
