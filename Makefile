@@ -76,7 +76,7 @@ $(VENV)/.spark-installed: requirements-spark.txt $(VENV)/.installed
 
 # dbt build against a throw-away database, so tests never touch the warehouse users read.
 dbt-test: setup
-	mkdir -p target && rm -f target/test.duckdb
+	mkdir -p target && rm -f target/test.duckdb target/test.duckdb.versions
 	ZUORA_DUCKDB_PATH=target/test.duckdb $(BIN)/dbt build
 
 # Workers take whole test files (their module fixtures are built once). One more worker than cores: the builds in the

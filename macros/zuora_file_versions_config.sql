@@ -5,6 +5,9 @@
   appended (a changed or removed file makes the build a full refresh on both engines, so a file is never appended
   twice), and the marts, tables on Spark, deduplicate. The demo's seeds count as new at every build, so on Spark the
   demo's versions are a table.
+  On DuckDB they live in a file of their own beside the build file (profiles.yml attaches it as `versions`), which
+  publishing does not copy: the stored versions are the build's state, not the served warehouse, and at 10M bill runs
+  they are a third of the build file a publish would copy (DECISIONLOG: Performance rules).
 #}
 {% macro zuora_file_versions_config() -%}
     {%- set spark = target.type == 'spark' -%}
@@ -13,5 +16,6 @@
         'unique_key': none if spark else '_source_file',
         'incremental_strategy': 'append' if spark else 'delete+insert',
         'on_schema_change': 'fail',
+        'database': none if spark else 'versions',
     }) }}
 {%- endmacro %}

@@ -55,6 +55,7 @@ from zuora_wh.warehouse import (
     served_db,
     spark_dir,
     start_afresh,
+    versions_db,
 )
 
 # The stuck thresholds of the tenants file, by tenant, for dbt (macro zuora_stuck_after_hours).
@@ -69,6 +70,8 @@ SPARK_ATTEMPTED = "export_files.json"
 # under their new names, so the old tables go (else the served warehouse and its Parquet would keep them, stale).
 MOVED_TABLES = {"staging.int_zuora__billing_run_status_history": "marts.fct_billing_run_status_history"}
 DROPPED_TABLES = (
+    "staging.int_zuora__billing_run_versions",  # now in the stored versions' file (warehouse.versions_db)
+    "staging.int_zuora__entity_versions",
     "marts.dim_zuora_entities",
     "marts.dim_warehouse_build",
     "marts.dim_reject_reasons",
@@ -110,6 +113,12 @@ def build(args) -> int:
                 say(prepare_build_file(build_db))
             if export_dir is not None:
                 known, attempted = ({}, {}) if full_refresh else records(build_db, spark)
+                if known and not spark and not versions_db(build_db).exists():
+                    print(
+                        f"exports: the stored versions of the files the last build loaded are missing "
+                        f"({versions_db(build_db).name}): rebuilding from every file"
+                    )
+                    known, full_refresh = {}, True
                 with steps.step("checking the export files"):
                     plan = plan_files(export_dir, folder / "cache", known, full_refresh, attempted)
                 full_refresh = plan.full_refresh

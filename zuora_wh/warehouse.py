@@ -4,8 +4,9 @@
   (``zuora_wh.publish``), and it says what it was built from (``audit.audit_warehouse_build``).
 - ``parquet/``, ``metrics/``, ``report/``: the marts, the saved queries and the health page, as files.
 - ``build/<input>/``: one build folder per input (the demo, or one export folder), so that incremental state never
-  mixes: the build file ``zuora.duckdb`` that dbt writes, dbt's artifacts and logs, ``input.txt`` naming the input,
-  and ``spark/`` for a build on Spark.
+  mixes: the build file ``zuora.duckdb`` that dbt writes, the stored versions of every export row beside it
+  (``zuora.duckdb.versions``: the int models, which publishing does not copy), dbt's artifacts and logs,
+  ``input.txt`` naming the input, and ``spark/`` for a build on Spark.
 
 The build file is written in the storage format of DuckDB 1.0 (``STORAGE_VERSION``), which the DuckDB inside BI
 tools reads, so that publishing it is a copy of the file (``zuora_wh.publish``).
@@ -55,6 +56,12 @@ def build_db_path(warehouse_dir: Path, export_dir: Path | None) -> Path:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", export_dir.name).strip("-") or "exports"
         key = f"{slug}-{hashlib.sha1(str(export_dir).encode()).hexdigest()[:8]}"
     return warehouse_dir / "build" / key / DB_NAME
+
+
+def versions_db(build_db: Path) -> Path:
+    """The file of the stored versions (the int models: every row of every export file loaded) of the build file
+    ``build_db``, which profiles.yml attaches beside it as ``versions``. Publishing does not copy it."""
+    return build_db.with_name(build_db.name + ".versions")
 
 
 def spark_dir(build_db: Path) -> Path:
@@ -142,8 +149,11 @@ def start_afresh(build_db: Path) -> str | None:
     (KEPT_BY_FULL_REFRESH), copied with its table definitions. dbt builds each table anew beside the old one, and
     DuckDB reuses the blocks it freed later but does not give them back: a full refresh onto the old file left it as
     large as both builds (at 1M bill runs 446 MB against 243 MB, at 10M 4.5 GB against 2.5 GB), and every later
-    publish copied the larger file, which BI tools then opened. Returns the line that says so; None without a build
-    file."""
+    publish copied the larger file, which BI tools then opened. The stored versions' file goes too: dbt stores every
+    file's versions again. Returns the line that says so; None without a build file."""
+    versions = versions_db(build_db)
+    for path in (versions, versions.with_name(versions.name + ".wal")):
+        path.unlink(missing_ok=True)
     if not build_db.exists():
         return None
     kept = []

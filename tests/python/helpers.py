@@ -12,6 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from zuora_wh.sql import quote_string
+from zuora_wh.warehouse import versions_db
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROJECT_PARTS = (
@@ -43,11 +46,12 @@ TEST_BUILD = ROOT / "target" / "test.duckdb"  # the demo build of `make dbt-test
 def copy_of_test_build(folder: Path) -> Path:
     """A copy of TEST_BUILD in ``folder``, under the same name (the database is named after its file), for a tool that
     opens it for writing (dbt, MetricFlow) while other test files read the original: a DuckDB file has one writer or
-    many readers."""
+    many readers. The stored versions' file beside it (``zuora_wh.warehouse.versions_db``) is copied with it."""
     assert TEST_BUILD.exists(), "run `make dbt-test` first (make test does): these tests read the demo build it makes"
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / TEST_BUILD.name
     shutil.copyfile(TEST_BUILD, copy)
+    shutil.copyfile(versions_db(TEST_BUILD), versions_db(copy))
     return copy
 
 
@@ -121,9 +125,13 @@ def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> 
 
 
 def query(db: Path, sql: str, parameters: list | None = None) -> list[tuple]:
+    """Run ``sql`` on the DuckDB file ``db``, read-only; a build file's stored versions beside it (the int models)
+    are attached as ``versions``, as dbt has them."""
     import duckdb
 
     with duckdb.connect(str(db), read_only=True) as con:
+        if versions_db(db).exists():
+            con.execute(f"attach {quote_string(str(versions_db(db)))} as versions (read_only)")
         return con.execute(sql, parameters).fetchall()
 
 

@@ -102,20 +102,25 @@ def test_the_readmes_column_table_lists_every_field_once():
 
 
 def _built_columns(schema: str, table: str) -> list[str]:
-    """A model's columns in the demo build of `make dbt-test` (target/test.duckdb, which `make test` builds first)."""
+    """A model's columns in the demo build of `make dbt-test` (target/test.duckdb, which `make test` builds first),
+    or in its stored versions (``versions.<schema>``)."""
     assert TEST_DB.exists(), "run `make dbt-test` first (make test does): this test reads the demo build it makes"
-    sql = "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index"
-    return [c for (c,) in query(TEST_DB, sql, [schema, table])]
+    database, _, schema = schema.rpartition(".")
+    sql = (
+        "select column_name from duckdb_columns() where database_name = coalesce(?, current_database()) "
+        "and schema_name = ? and table_name = ? order by column_index"
+    )
+    return [c for (c,) in query(TEST_DB, sql, [database or None, schema, table])]
 
 
 @pytest.mark.parametrize(
     "schema, table, first, fields",
     [
         ("staging", "stg_zuora__billing_runs", 0, RUN_COLUMNS),
-        ("staging", "int_zuora__billing_run_versions", 0, RUN_COLUMNS),
+        ("versions.staging", "int_zuora__billing_run_versions", 0, RUN_COLUMNS),
         ("audit", "audit_billing_run_rejects", 3, RUN_COLUMNS),
         ("staging", "stg_zuora__entities", 0, ENTITY_COLUMNS),
-        ("staging", "int_zuora__entity_versions", 0, ENTITY_COLUMNS),
+        ("versions.staging", "int_zuora__entity_versions", 0, ENTITY_COLUMNS),
         ("audit", "audit_entity_rejects", 3, ENTITY_COLUMNS),
         ("marts", "dim_entities", 0, ENTITY_COLUMNS),
     ],

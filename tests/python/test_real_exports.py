@@ -15,10 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
+from helpers import MART_KEYS, REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, deleted_column, headers
 from zuora_wh.generate import write_demo_files, write_demo_reexport
+from zuora_wh.sql import quote_string
+from zuora_wh.warehouse import versions_db
 
 RUNS = 300
 
@@ -425,6 +427,42 @@ def test_a_file_corrected_after_a_failed_build_is_rebuilt(tmp_path):
         ["not-an-id", "f" * 32],
     )
     assert ids == [("f" * 32,)]
+
+
+def test_a_build_whose_stored_versions_are_gone_rebuilds_from_every_file(tmp_path):
+    """The stored versions (the int models) are in a file of their own beside the build file, which publishing does
+    not copy (``zuora_wh.warehouse.versions_db``). A build file of the earlier layout held them itself, and so did the
+    served file; a versions file removed by hand holds none. Either way the next build has no versions to add to: it
+    says so and rebuilds from every file, the old tables leave the build file and the served file, and the warehouse
+    equals a fresh build of the folder."""
+    exports, wh = tmp_path / "exports", tmp_path / "wh"
+    write_demo_files(exports, bill_runs=RUNS, files=2, overlap=0.2)
+    build(exports, wh)
+    (build_db,) = (wh / "build").glob("*/zuora.duckdb")
+    versions = versions_db(build_db)
+    with duckdb.connect(str(build_db)) as con:  # the earlier layout: the stored versions in the build file
+        con.execute(f"attach {quote_string(str(versions))} as versions")
+        for table in ("int_zuora__billing_run_versions", "int_zuora__entity_versions"):
+            con.execute(f"create table staging.{table} as from versions.staging.{table}")
+    versions.unlink()
+    write_demo_reexport(exports, RUNS, share=0.1, new_runs=15)
+    result = build(exports, wh)
+    assert (
+        "exports: the stored versions of the files the last build loaded are missing (zuora.duckdb.versions): "
+        "rebuilding from every file"
+    ) in result.stdout
+    assert "upgraded the build file: 2 tables renamed (CHANGELOG)" in result.stdout
+    build(exports, tmp_path / "fresh", *REFERENCE_ONLY)
+    for model in MART_KEYS:
+        assert mart_rows(wh, model) == mart_rows(tmp_path / "fresh", model)
+    reconciliation = "select * from audit.audit_export_file_reconciliation order by source_file, record_type"
+    assert query(wh / "zuora.duckdb", reconciliation) == query(tmp_path / "fresh" / "zuora.duckdb", reconciliation)
+    in_the_file = (
+        "select count(*) from duckdb_tables() where database_name = current_database() and table_name like 'int%'"
+    )
+    assert query(build_db, in_the_file) == query(wh / "zuora.duckdb", in_the_file) == [(0,)]
+    stored = "select count(distinct _source_file) from versions.staging.int_zuora__billing_run_versions"
+    assert query(build_db, stored) == [(3,)]
 
 
 def test_an_unchanged_file_copied_or_touched_is_not_loaded_again(reference_build, reference, tmp_path):
