@@ -7,7 +7,7 @@
   demo's versions are a table.
   On DuckDB they live in a file of their own beside the build file (profiles.yml attaches it as `versions`), which
   publishing does not copy: the stored versions are the build's state, not the served warehouse, and at 10M bill runs
-  they are a third of the build file a publish would copy (DECISIONLOG: Performance rules).
+  they were a third of the build file a publish copied (DECISIONLOG: Publishing).
 #}
 {% macro zuora_file_versions_config() -%}
     {%- set spark = target.type == 'spark' -%}
