@@ -113,10 +113,11 @@ def build(args) -> int:
                 say(prepare_build_file(build_db))
             if export_dir is not None:
                 known, attempted = ({}, {}) if full_refresh else records(build_db, spark)
-                if known and not spark and not versions_db(build_db).exists():
+                versions = versions_db(build_db)
+                if known and not spark and not versions.exists():
                     print(
                         f"exports: the stored versions of the files the last build loaded are missing "
-                        f"({versions_db(build_db).name}): rebuilding from every file"
+                        f"({versions.name}): rebuilding from every file"
                     )
                     known, full_refresh = {}, True
                 with steps.step("checking the export files"):

@@ -64,6 +64,11 @@ def versions_db(build_db: Path) -> Path:
     return build_db.with_name(build_db.name + ".versions")
 
 
+def wal_of(db: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside the database file ``db`` while changes are not yet checkpointed."""
+    return db.with_name(db.name + ".wal")
+
+
 def spark_dir(build_db: Path) -> Path:
     """The folder of a Spark build of the input whose DuckDB build file is ``build_db``: its metastore, its tables
     (Parquet, under ``warehouse/``), the raw layer's statements and dbt's artifacts."""
@@ -128,7 +133,7 @@ def _new_build_file(build_db: Path, purpose: str) -> Iterator[duckdb.DuckDBPyCon
             con.execute(f"attach {quote_string(str(build_db))} as previous (read_only)")
         yield con
     tmp.replace(build_db)
-    build_db.with_name(build_db.name + ".wal").unlink(missing_ok=True)  # the old file's
+    wal_of(build_db).unlink(missing_ok=True)  # the old file's
 
 
 def prepare_build_file(build_db: Path) -> str | None:
@@ -152,7 +157,7 @@ def start_afresh(build_db: Path) -> str | None:
     publish copied the larger file, which BI tools then opened. The stored versions' file goes too: dbt stores every
     file's versions again. Returns the line that says so; None without a build file."""
     versions = versions_db(build_db)
-    for path in (versions, versions.with_name(versions.name + ".wal")):
+    for path in (versions, wal_of(versions)):
         path.unlink(missing_ok=True)
     if not build_db.exists():
         return None

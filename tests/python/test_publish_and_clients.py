@@ -27,7 +27,7 @@ from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh import current
 from zuora_wh.generate import write_demo_files
-from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits
+from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits, wal_of
 
 BIN = Path(sys.executable).parent
 
@@ -780,7 +780,7 @@ def test_a_full_refresh_starts_a_new_build_file_with_the_history_alone(tmp_path)
         "full refresh: a new build file, keeping marts.fct_billing_run_status_history (2 rows)"
     )
     assert build_db.stat().st_size < before / 2
-    assert not build_db.with_name("zuora.duckdb.wal").exists()
+    assert not wal_of(build_db).exists()
     assert [p.name for p in build_db.parent.iterdir()] == ["zuora.duckdb"]
     with duckdb.connect(str(build_db)) as con:
         tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
@@ -810,7 +810,7 @@ def test_a_full_refresh_after_one_killed_while_starting_afresh(tmp_path):
         "con.execute('pragma disable_checkpoint_on_shutdown; create table left_behind as select 1 as n'); os._exit(0)"
     )
     subprocess.run([sys.executable, "-c", leave_a_log, str(killed)], check=True)
-    assert killed.with_name(killed.name + ".wal").exists()
+    assert wal_of(killed).exists()
     assert start_afresh(build_db) == "full refresh: a new build file, keeping nothing"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zuora.duckdb"]
     assert query(build_db, "select count(*) from duckdb_tables()") == [(0,)]
