@@ -9,6 +9,12 @@ it as ``python -m zuora_wh.dbt_process <dbt arguments>``). Two differences, meas
   dbt-duckdb's database is closed first (DuckDB writes its checkpoint, and removes its write-ahead log), dbt's logs
   and the output are flushed, then the process exits with dbt's exit code. A Spark build ends the ordinary way
   (Spark's session and metastore have their own shutdown).
+
+Started as ``python -m zuora_wh.dbt_process --ahead``, the process imports dbt and its DuckDB adapter (1.3 to 1.8 s
+of one core), then waits for its order on stdin, one line of JSON: the folder to run in, the environment and dbt's
+arguments (``zuora_wh.dbt_runner.started_ahead``: a refresh starts dbt while it waits for Zuora). Nothing dbt or the
+adapter imports reads the environment, which the order replaces whole before dbt starts. An empty stdin (the
+refresh needed no build) ends the process without running anything.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import sys
 
 GC_THRESHOLD = 100_000
+AHEAD = "--ahead"
 
 
 def run(argv: list[str]) -> int:
@@ -30,6 +37,24 @@ def run(argv: list[str]) -> int:
     except SystemExit as ended:  # click ends every command this way
         return ended.code if isinstance(ended.code, int) else int(ended.code is not None)
     return 0
+
+
+def wait_for_order() -> list[str] | None:
+    """Import dbt and its DuckDB adapter, then take the order from stdin: the process moves into the order's folder
+    and environment, and dbt's arguments are returned; None when stdin ends with no order."""
+    import json
+
+    import dbt.adapters.duckdb  # what dbt imports when it registers the adapter
+    import dbt.cli.main  # noqa: F401
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return None
+    order = json.loads(line)
+    os.chdir(order["cwd"])
+    os.environ.clear()
+    os.environ.update(order["env"])
+    return order["argv"]
 
 
 def close_duckdb() -> bool:
@@ -48,7 +73,12 @@ def close_duckdb() -> bool:
 
 def main() -> None:
     gc.set_threshold(GC_THRESHOLD, 10, 10)
-    code = run(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv == [AHEAD]:
+        argv = wait_for_order()
+        if argv is None:
+            sys.exit(0)
+    code = run(argv)
     if close_duckdb():
         logging.shutdown()
         sys.stdout.flush()

@@ -3,13 +3,16 @@
 (``alerts``): the first step that fails stops the refresh, and its one line is recorded for the alerts, which report
 it. The exit code is the alerts': 0 all is well, 1 an alert fires (a failed refresh is one), 2 an error of the
 alerts themselves (a delivery that failed).
+
+dbt's process starts with the refresh (``zuora_wh.dbt_runner.started_ahead``): it imports dbt while the extract waits
+for Zuora, and the build hands it its order.
 """
 
 from __future__ import annotations
 
 import sys
 
-from zuora_wh import alerts, extract, options
+from zuora_wh import alerts, dbt_runner, extract, options
 from zuora_wh.errors import WarehouseError
 
 
@@ -32,12 +35,13 @@ def refresh(args) -> int:
     waits = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in extract.WAITS]
     steps = {"extract": [*exports, *waits], "build": exports, **({} if args.no_metrics else {"metrics": exports})}
     failed = None
-    for step, step_args in steps.items():
-        error = run_step([*warehouse, step, *step_args])
-        if error is not None:
-            failed = (step, error)
-            print(f"refresh: {step} failed; the refresh stops here, and the alerts say so", file=sys.stderr)
-            break
+    with dbt_runner.started_ahead():  # dbt imports itself while the extract waits for Zuora, for the build to use
+        for step, step_args in steps.items():
+            error = run_step([*warehouse, step, *step_args])
+            if error is not None:
+                failed = (step, error)
+                print(f"refresh: {step} failed; the refresh stops here, and the alerts say so", file=sys.stderr)
+                break
     warehouse_dir = options.warehouse_dir(args)
     alerts.record_refresh(warehouse_dir, ok=failed is None, step=failed and failed[0], error=failed and failed[1])
     return alerts.alerts(args)

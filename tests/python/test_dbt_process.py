@@ -1,16 +1,20 @@
 """The process that runs dbt for a build (zuora_wh/dbt_process.py) ends without Python's finalisation: it must close
 the DuckDB database itself, or the build's last changes stay in DuckDB's write-ahead log for the next reader to
 replay. Every build runs this process, so its exit codes are tested by the builds' own tests (a failing data test
-fails the build: test_data_tests_fail.py)."""
+fails the build: test_data_tests_fail.py). Started ahead (a refresh starts it while the extract waits for Zuora), it
+runs the order it is given, or nothing."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
+
+from zuora_wh import dbt_process, dbt_runner
 
 # A dbt-duckdb database as dbt leaves it at the end of a build (written, its cursors closed), then the quick exit,
 # with or without closing the database first.
@@ -56,3 +60,65 @@ def test_a_spark_build_ends_the_ordinary_way():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_dbt_started_ahead_with_no_order_ends_without_running_anything():
+    """A process started ahead whose stdin ends with no order (the refresh needed no build, or died) imports dbt and
+    ends, printing nothing."""
+    ended = subprocess.run(
+        [sys.executable, "-m", "zuora_wh.dbt_process", dbt_process.AHEAD],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (ended.returncode, ended.stdout, ended.stderr) == (0, "", "")
+
+
+@pytest.fixture
+def starts(monkeypatch):
+    """The arguments of every dbt process dbt_runner starts."""
+    started = []
+    start = dbt_runner._dbt_process
+
+    def spy(argv, *args, **kwargs):
+        started.append(argv)
+        return start(argv, *args, **kwargs)
+
+    monkeypatch.setattr(dbt_runner, "_dbt_process", spy)
+    return started
+
+
+def debug_in(folder: Path) -> int:
+    """``dbt debug`` for a build file in ``folder``: it connects, so DuckDB creates the file, in the folder of the
+    order and under the name of its environment."""
+    return dbt_runner.run_dbt(folder / "zuora.duckdb", None, ["debug"])
+
+
+def test_dbt_started_ahead_runs_the_next_order_in_its_folder_and_environment(tmp_path, starts):
+    """Within started_ahead, the process started at once runs the next DuckDB run_dbt: no other dbt process starts,
+    and dbt works in the folder and with the environment of the order (its build file is where they name it). The
+    next run_dbt starts its own."""
+    with dbt_runner.started_ahead():
+        assert starts == [[dbt_process.AHEAD]]
+        assert debug_in(tmp_path / "first") == 0
+        assert starts == [[dbt_process.AHEAD]]
+        assert (tmp_path / "first" / "zuora.duckdb").exists()
+        assert debug_in(tmp_path / "second") == 0
+    assert [argv[0] for argv in starts] == [dbt_process.AHEAD, "--no-use-colors"]
+    assert (tmp_path / "second" / "zuora.duckdb").exists()
+
+
+def test_dbt_started_ahead_that_ended_is_replaced_and_one_unused_is_stopped(tmp_path, starts):
+    """A process started ahead that ended before its order (killed) leaves the run to a new process; one still
+    waiting when the block ends is stopped."""
+    with dbt_runner.started_ahead():
+        ahead = dbt_runner._ahead
+        ahead.kill()
+        ahead.wait()
+        assert debug_in(tmp_path) == 0
+    assert [argv[0] for argv in starts] == [dbt_process.AHEAD, "--no-use-colors"]
+    with dbt_runner.started_ahead():
+        waiting = dbt_runner._ahead
+        assert waiting.poll() is None
+    assert waiting.poll() is not None and dbt_runner._ahead is None
