@@ -143,7 +143,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, ok=(0,)) -> tuple[f
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
         "w = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-        "print(r.stdout[-20000:] + r.stderr[-20000:]); "
+        "print(r.stdout + r.stderr); "
         "print('@@', w, u.ru_maxrss, u.ru_utime + u.ru_stime, r.returncode)"
     )
     out = subprocess.run(
