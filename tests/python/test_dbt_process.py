@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from zuora_wh import dbt_process, dbt_runner
+from zuora_wh import cli, dbt_process, dbt_runner, refresh
 
 # A dbt-duckdb database as dbt leaves it at the end of a build (written, its cursors closed), then the quick exit,
 # with or without closing the database first.
@@ -122,3 +122,20 @@ def test_dbt_started_ahead_that_ended_is_replaced_and_one_unused_is_stopped(tmp_
         waiting = dbt_runner._ahead
         assert waiting.poll() is None
     assert waiting.poll() is not None and dbt_runner._ahead is None
+
+
+def test_a_refresh_starts_dbt_before_its_extract_and_stops_it_after(tmp_path, monkeypatch, starts):
+    """``refresh`` starts dbt's process before its first step, so that the extract's wait for Zuora imports dbt, and
+    the process still waits at its build; the refresh ends with none left (here no step ran dbt)."""
+    waiting = []
+
+    def step(argv: list[str]) -> None:
+        waiting.append((argv[2], dbt_runner._ahead is not None and dbt_runner._ahead.poll() is None))
+
+    monkeypatch.setattr(refresh, "run_step", step)
+    monkeypatch.setattr(refresh.alerts, "record_refresh", lambda *args, **kwargs: None)
+    monkeypatch.setattr(refresh.alerts, "alerts", lambda args: 0)
+    args = cli.parser().parse_args(["--warehouse-dir", str(tmp_path), "refresh", "--no-metrics"])
+    assert args.func(args) == 0
+    assert waiting == [("extract", True), ("build", True)]
+    assert starts == [[dbt_process.AHEAD]] and dbt_runner._ahead is None
