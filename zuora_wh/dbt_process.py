@@ -12,9 +12,9 @@ it as ``python -m zuora_wh.dbt_process <dbt arguments>``). Two differences, meas
 
 Started as ``python -m zuora_wh.dbt_process --ahead``, the process imports dbt and its DuckDB adapter (1.3 to 1.8 s
 of one core), then waits for its order on stdin, one line of JSON: the folder to run in, the environment and dbt's
-arguments (``zuora_wh.dbt_runner.started_ahead``: a refresh starts dbt while it waits for Zuora). Nothing dbt or the
-adapter imports reads the environment, which the order replaces whole before dbt starts. An empty stdin (the
-refresh needed no build) ends the process without running anything.
+arguments (``zuora_wh.dbt_runner.started_ahead``: a refresh starts dbt while it waits for Zuora). Importing dbt reads
+nothing of what the build sets in the environment (DECISIONLOG: Performance rules), which the order replaces whole
+before dbt starts. An empty stdin (the refresh needed no build) ends the process without running anything.
 """
 
 from __future__ import annotations
