@@ -84,11 +84,9 @@ def started_ahead():
     """Within the block, dbt's process is started at once and waits (``zuora_wh.dbt_process``, ``--ahead``): the next
     ``run_dbt`` on DuckDB hands it its order instead of starting dbt, so that importing dbt (1.3 to 1.8 s of one core)
     is done while this process waits for something else (a refresh, for Zuora's AQuA jobs: a poll every 5 s and
-    more). A process still waiting when the block ends (no build ran) is stopped; it had only imported dbt."""
+    more). A process still waiting when the block ends (no build ran) is stopped; it had only imported dbt. One block
+    at a time (the refresh's)."""
     global _ahead
-    if _ahead is not None:  # already started by an enclosing block
-        yield
-        return
     _ahead = _dbt_process([dbt_process.AHEAD], ROOT, dict(os.environ), stdin=subprocess.PIPE)
     try:
         yield
