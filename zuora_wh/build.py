@@ -48,8 +48,14 @@ from zuora_wh.sql import SPARK
 from zuora_wh.tenants import tenants_file
 from zuora_wh.warehouse import (
     DEMO,
+    MAX_MEMORY_LIMIT_MB,
+    MEMORY_LIMIT_SETTING,
+    MEMORY_MB_PER_MILLION_ROWS,
+    MIN_MEMORY_LIMIT_MB,
     build_db_path,
     input_name,
+    memory_limit,
+    memory_setting,
     prepare_build_file,
     published_input,
     served_db,
@@ -98,6 +104,7 @@ def build(args) -> int:
     spark = args.target == SPARK_TARGET
     if spark:
         check_spark()
+    memory_setting()  # a memory limit DuckDB cannot read stops the build before its first step
     warehouse_dir, export_dir = options.warehouse_dir(args), options.export_dir(args)
     build_db = build_db_path(warehouse_dir, export_dir)
     folder = spark_dir(build_db) if spark else build_db.parent
@@ -145,6 +152,12 @@ def build(args) -> int:
                 lay_raw_layer(build_db, export_dir, plan, spark)
             if publishing:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
+        limit = memory_limit(sum(ef.scan.rows for ef in plan.files) if plan is not None else 0)
+        if not spark:
+            print(
+                f"memory: DuckDB may use {limit} ({MEMORY_LIMIT_SETTING}; by default {MEMORY_MB_PER_MILLION_ROWS}MB "
+                f"for each million rows of export files, from {MIN_MEMORY_LIMIT_MB}MB to {MAX_MEMORY_LIMIT_MB}MB)"
+            )
         dbt_args = [
             "build",
             *(["--full-refresh"] if full_refresh else []),
@@ -168,6 +181,7 @@ def build(args) -> int:
                 SPARK_TARGET if spark else DUCKDB_TARGET,
                 written_rows_only=written_rows_only,
                 warned=warned,
+                limit=limit,
             )
         if rc != 0:
             kept = "" if spark else f": {served_db(warehouse_dir)} still holds the last good build"
@@ -192,7 +206,7 @@ def build(args) -> int:
             print(f"built {build_db} (not published)")
             return 0
         with steps.step("publishing"):
-            publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet")
+            publish(build_db, served_db(warehouse_dir), warehouse_dir / "parquet", limit)
         current.remember(folder, settings, published, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
         print(f"published {served_db(warehouse_dir)} and {warehouse_dir / 'parquet'}/ in {steps.total()}")
         print(f"  where the time went: {steps}")

@@ -20,7 +20,7 @@ from pathlib import Path
 from zuora_wh import dbt_process
 from zuora_wh.publish import STAMPED
 from zuora_wh.sql import spark_path
-from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, input_mode, spark_dir
+from zuora_wh.warehouse import MEMORY_LIMIT_SETTING, SPILL_DIR, input_mode, memory_limit, spark_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 # The targets of profiles.yml: DuckDB (every command), and Spark (build only: README, Run on Spark or Databricks).
@@ -38,18 +38,19 @@ def dbt_env(
     target: str = DUCKDB_TARGET,
     written_rows_only: bool = False,
     warned: list[str] | None = None,
+    limit: str | None = None,
 ) -> dict[str, str]:
     """The environment of dbt for the build file ``build_db`` of ``export_dir`` (None: the demo): defaults the
     environment may override, the user's environment, then what the build decides. On Spark, the folder ``spark``
     beside the build file holds the metastore and the tables (ZUORA_SPARK_DIR). With ``written_rows_only``, the data
     tests of the stamped marts look at the rows this build wrote (macro get_where_subquery), but for the warning
-    tests ``warned``, which found rows the last time they ran."""
+    tests ``warned``, which found rows the last time they ran. DuckDB's memory ``limit`` is the build's
+    (``warehouse.memory_limit``; by default its limit for rows not known)."""
     spark = target == SPARK_TARGET
     folder = spark_dir(build_db) if spark else build_db.parent
     # dbt's own debug log (logs/dbt.log) is left off: dbt-<command>.log keeps what dbt prints, and the debug log cost
     # 4% of a small build. DBT_LOG_LEVEL_FILE=debug in the environment brings it back.
     defaults = {
-        "ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
         "ZUORA_DUCKDB_TEMP_DIR": SPILL_DIR,
         "DBT_LOG_LEVEL_FILE": "none",
     }
@@ -62,6 +63,7 @@ def dbt_env(
         **os.environ,
         **decided,
         "ZUORA_DUCKDB_PATH": build_db.name,
+        MEMORY_LIMIT_SETTING: limit or memory_limit(None),
         "ZUORA_INPUT": input_mode(export_dir),
         "ZUORA_TEST_WRITTEN_ROWS_ONLY": json.dumps(STAMPED) if written_rows_only else "",
         "ZUORA_TESTS_THAT_WARNED": json.dumps(sorted(warned or [])) if written_rows_only else "",
@@ -136,12 +138,13 @@ def run_dbt(
     target: str = DUCKDB_TARGET,
     written_rows_only: bool = False,
     warned: list[str] | None = None,
+    limit: str | None = None,
 ) -> int:
     """Run dbt (``zuora_wh.dbt_process``: dbt's command line, quicker to start and end) with its whole output in
     ``dbt-<command>.log`` beside the build file (on Spark, in its folder). On a terminal, one progress line;
     everywhere, the warnings and errors, and dbt's closing lines (or, when dbt stopped before running anything, the
     error it printed)."""
-    env = dbt_env(build_db, export_dir, target, written_rows_only, warned)
+    env = dbt_env(build_db, export_dir, target, written_rows_only, warned, limit)
     folder = Path(env["DBT_TARGET_PATH"]).parent
     log_path = folder / f"dbt-{dbt_args[0]}.log"
     tty = sys.stdout.isatty()

@@ -28,7 +28,13 @@ import duckdb
 
 from zuora_wh.errors import BuildBusy
 from zuora_wh.sql import quote_identifier, quote_string
-from zuora_wh.warehouse import HEADER_VERSION, STORAGE_VERSION, connect_within_limits, header_version
+from zuora_wh.warehouse import (
+    HEADER_VERSION,
+    STORAGE_VERSION,
+    connect_within_limits,
+    header_version,
+    memory_limit,
+)
 
 LOCK_FILE = ".build.lock"
 
@@ -97,8 +103,9 @@ def remove_stale_temporary_files(served_db: Path, parquet_dir: Path | None) -> l
     return removed
 
 
-def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) -> None:
-    """Copy ``build_db`` onto ``served_db`` (and the marts to ``parquet_dir``), each by an atomic rename.
+def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None, limit: str | None = None) -> None:
+    """Copy ``build_db`` onto ``served_db`` (and the marts to ``parquet_dir``), each by an atomic rename; DuckDB
+    writes the Parquet files within the memory ``limit`` (by default ``memory_limit``'s for rows not known).
 
     ``served_db`` must have the same file name as ``build_db``: DuckDB names a database after its file, and the
     views of the raw and staging layers refer to it by that name.
@@ -123,7 +130,7 @@ def publish(build_db: Path, served_db: Path, parquet_dir: Path | None = None) ->
         with ThreadPoolExecutor(max_workers=1) as pool:
             copied = pool.submit(_copy_synced, build_db, tmp)
             if parquet_dir is not None:
-                with connect_within_limits(build_db.parent) as con:
+                with connect_within_limits(build_db.parent, limit or memory_limit(None)) as con:
                     con.execute(f"attach {quote_string(str(build_db))} as build (read_only)")
                     _write_parquet(con, parquet_dir, copied.result)
             copied.result()

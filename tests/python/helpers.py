@@ -124,6 +124,14 @@ def zuora_wh(*args: str, warehouse: Path, env: dict[str, str] | None = None) -> 
     return subprocess.run(**zuora_wh_command(*args, warehouse=warehouse, env=env), capture_output=True, timeout=900)
 
 
+def memory_limit_set(build_folder: Path) -> str:
+    """What dbt's on-run-start set DuckDB's memory limit to in the last dbt run of ``build_folder`` (macro
+    zuora_duckdb_memory_limit), from the compiled SQL of its run_results.json."""
+    results = json.loads((build_folder / "target" / "run_results.json").read_text())["results"]
+    (sql,) = [r["compiled_code"] for r in results if "memory_limit" in (r.get("compiled_code") or "")]
+    return re.fullmatch(r"set memory_limit = '(.*)'", sql).group(1)
+
+
 def query(db: Path, sql: str, parameters: list | None = None) -> list[tuple]:
     """Run ``sql`` on the DuckDB file ``db``, read-only; a build file's stored versions beside it (the int models)
     are attached as ``versions``, as dbt has them."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import memory_limit_set
 
 from zuora_wh import cli, dbt_process, dbt_runner, refresh
 
@@ -93,6 +94,17 @@ def debug_in(folder: Path) -> int:
     """``dbt debug`` for a build file in ``folder``: it connects, so DuckDB creates the file, in the folder of the
     order and under the name of its environment."""
     return dbt_runner.run_dbt(folder / "zuora.duckdb", None, ["debug"])
+
+
+def test_dbt_keeps_to_the_memory_limit_it_is_given(tmp_path):
+    """DuckDB's memory limit reaches dbt's database through its on-run-start (macro zuora_duckdb_memory_limit), and
+    binds: a seed that loads within 1 GB fails for want of memory within 1 MB."""
+    seed = ["seed", "--select", "zuora_reject_reasons"]
+    assert dbt_runner.run_dbt(tmp_path / "zuora.duckdb", None, seed, limit="1000MB") == 0
+    assert memory_limit_set(tmp_path) == "1000MB"
+    assert dbt_runner.run_dbt(tmp_path / "zuora.duckdb", None, seed, limit="1MB") != 0
+    assert memory_limit_set(tmp_path) == "1MB"
+    assert "Out of Memory Error" in (tmp_path / "dbt-seed.log").read_text()
 
 
 def test_dbt_started_ahead_runs_the_next_order_in_its_folder_and_environment(tmp_path, starts):

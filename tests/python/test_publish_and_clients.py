@@ -23,11 +23,18 @@ import duckdb
 import polars as pl
 import pytest
 import sqlalchemy
-from helpers import ROOT, mart_rows, query, read_csv, write_csv, zuora_wh
+from helpers import ROOT, mart_rows, memory_limit_set, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh import current
 from zuora_wh.generate import write_demo_files
-from zuora_wh.warehouse import MEMORY_LIMIT, SPILL_DIR, connect_within_limits, wal_of
+from zuora_wh.warehouse import (
+    MEMORY_LIMIT,
+    MEMORY_LIMIT_SETTING,
+    SPILL_DIR,
+    connect_within_limits,
+    memory_limit,
+    wal_of,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -124,6 +131,8 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     written = parquet_files(parquet)
     setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
+    assert "memory: DuckDB may use 2GB (" in setting.stdout
+    assert memory_limit_set(demo_warehouse / "build" / "demo") == "2GB"
     # its last lines say where its time went (the demo has no export files to check), as the benchmark reads them
     published, steps = setting.stdout.rstrip().splitlines()[-2:]
     assert re.fullmatch(r"published \S+ and \S+/ in [0-9.]+s", published), published
@@ -635,21 +644,48 @@ def test_reader_holding_the_file_open_never_blocks_or_breaks_a_build(tmp_path, d
 
 
 def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypatch):
-    """Publishing writes the Parquet files with a DuckDB of its own: it keeps to the memory limit dbt has (the
-    profile's default, or ZUORA_DUCKDB_MEMORY_LIMIT) and spills into the build folder, as dbt does."""
-    profile = (ROOT / "profiles.yml").read_text()
-    assert f"env_var('ZUORA_DUCKDB_MEMORY_LIMIT', '{MEMORY_LIMIT}')" in profile
-    assert f"env_var('ZUORA_DUCKDB_TEMP_DIR', 'warehouse/{SPILL_DIR}')" in profile
-    monkeypatch.delenv("ZUORA_DUCKDB_MEMORY_LIMIT", raising=False)
+    """Publishing writes the Parquet files with a DuckDB of its own: it keeps to the memory limit it is given (the
+    build's, which dbt has too) and spills into the build folder, as dbt does. Plain dbt's default limit is the
+    tooling's for rows not known."""
+    macro = (ROOT / "macros" / "zuora_duckdb_memory_limit.sql").read_text()
+    assert f"env_var('{MEMORY_LIMIT_SETTING}', '{MEMORY_LIMIT}')" in macro
+    assert "memory_limit" not in (ROOT / "profiles.yml").read_text()  # (the profile would cost dbt a parse)
+    assert f"env_var('ZUORA_DUCKDB_TEMP_DIR', 'warehouse/{SPILL_DIR}')" in (ROOT / "profiles.yml").read_text()
     monkeypatch.delenv("ZUORA_DUCKDB_TEMP_DIR", raising=False)
-    with connect_within_limits(tmp_path) as con:
+    with connect_within_limits(tmp_path, "500MB") as con:
         limit, spill = con.execute(
             "select current_setting('memory_limit'), current_setting('temp_directory')"
         ).fetchone()
-    assert limit in ("2.7 GiB", "2.8 GiB") and spill == str(tmp_path / SPILL_DIR)
-    monkeypatch.setenv("ZUORA_DUCKDB_MEMORY_LIMIT", "500MB")
-    with connect_within_limits(tmp_path) as con:
-        assert con.execute("select current_setting('memory_limit')").fetchone() == ("476.8 MiB",)
+    assert limit == "476.8 MiB" and spill == str(tmp_path / SPILL_DIR)
+
+
+@pytest.mark.parametrize(
+    ("rows", "limit"),
+    [
+        (None, "3000MB"),  # not known (a publish alone): the most a build is given
+        (0, "1000MB"),  # the demo
+        (20_000, "1000MB"),
+        (1_100_000, "1100MB"),  # the benchmark's 1M bill runs and their re-export
+        (2_500_000, "2500MB"),
+        (11_000_000, "3000MB"),
+    ],
+)
+def test_the_memory_limit_follows_the_rows_of_the_export_files(rows, limit, monkeypatch):
+    """1 GB for each million rows, from 1 GB to 3 GB; the user's ZUORA_DUCKDB_MEMORY_LIMIT whatever the rows."""
+    monkeypatch.delenv(MEMORY_LIMIT_SETTING, raising=False)
+    assert memory_limit(rows) == limit
+    monkeypatch.setenv(MEMORY_LIMIT_SETTING, "1.5GB")
+    assert memory_limit(rows) == "1.5GB"
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_refused_before_anything_is_built(tmp_path):
+    """ZUORA_DUCKDB_MEMORY_LIMIT that is no memory size: the build stops at once with one line that names it and
+    says what DuckDB wants, before its first step (no build file, nothing published)."""
+    refused = zuora_wh("build", warehouse=tmp_path / "warehouse", env={MEMORY_LIMIT_SETTING: "lots"})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert re.search(r"ZUORA_DUCKDB_MEMORY_LIMIT=lots: not a memory size DuckDB takes \(.*number", refused.stderr)
+    assert not list(tmp_path.rglob("*.duckdb"))
 
 
 def test_a_failed_copy_replaces_neither_the_served_file_nor_a_parquet_file(tmp_path, monkeypatch):

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import MART_KEYS, REFERENCE_ONLY, mart_rows, query, read_csv, write_csv, zuora_wh
+from helpers import MART_KEYS, REFERENCE_ONLY, mart_rows, memory_limit_set, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, deleted_column, headers
 from zuora_wh.generate import write_demo_files, write_demo_reexport
 from zuora_wh.sql import quote_string
-from zuora_wh.warehouse import versions_db
+from zuora_wh.warehouse import memory_limit, versions_db
 
 RUNS = 300
 
@@ -49,6 +49,13 @@ def reference(reference_build):
 def test_reference_holds_every_bill_run(reference):
     runs, entities = reference
     assert len(runs) == RUNS and len(entities) == 4
+
+
+def test_dbt_is_given_the_memory_limit_of_the_rows_of_the_files(reference_build):
+    """The build decides DuckDB's memory limit from the rows the file check counted (warehouse.memory_limit: a small
+    folder gets the least) and dbt's on-run-start sets it."""
+    (build_folder,) = (reference_build / "warehouse" / "build").iterdir()
+    assert memory_limit_set(build_folder) == memory_limit(RUNS + 4) == "1000MB"
 
 
 def test_combined_ui_file_alone_builds_the_warehouse(tmp_path, reference):
