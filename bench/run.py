@@ -48,9 +48,8 @@ from fake_zuora import FakeZuora, api_record  # noqa: E402
 from zuora_wh.columns import BILLING_RUN_EXPORT_FIELDS, BILLING_RUN_FIELDS, ENTITY_FIELDS  # noqa: E402
 from zuora_wh.generate import write_demo_files, write_demo_reexport  # noqa: E402
 from zuora_wh.tenants import STATE_FILE  # noqa: E402
-from zuora_wh.warehouse import build_db_path  # noqa: E402
+from zuora_wh.warehouse import build_db_path, memory_limit  # noqa: E402
 
-MEMORY_LIMIT = "3GB"
 FILES = 10
 
 # The baseline: plain DuckDB SQL doing the core of what the dbt project does (all-text read of every file, the
@@ -178,8 +177,20 @@ def model_seconds(warehouse: Path, export_dir: Path) -> dict[str, float]:
 
 def _env(warehouse: Path) -> dict[str, str]:
     """The settings of every build: one spill folder for all (the baseline's), since dbt parses the project again
-    when a setting of its profile changes, and the builds of every size then share one parse."""
-    return {"ZUORA_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT, "ZUORA_DUCKDB_TEMP_DIR": str(warehouse.parent / "tmp")}
+    when a setting of its profile changes, and the builds of every size then share one parse. The memory limit is
+    the one a build sets itself (``build_memory_limit``), which the baseline is given too."""
+    return {"ZUORA_DUCKDB_TEMP_DIR": str(warehouse.parent / "tmp")}
+
+
+def build_memory_limit(export_dir: Path) -> str:
+    """The memory limit a build of the folder sets (``zuora_wh.warehouse.memory_limit``: the user's
+    ZUORA_DUCKDB_MEMORY_LIMIT, else from the rows of its export files), for the baseline: the generated files hold
+    one row on each line after the header."""
+    rows = 0
+    for path in export_dir.glob("*.csv"):
+        with path.open("rb") as fh:
+            rows += sum(chunk.count(b"\n") for chunk in iter(lambda fh=fh: fh.read(1 << 24), b"")) - 1
+    return memory_limit(rows)
 
 
 def zuora_wh(warehouse: Path, command: str, export_dir: Path, *more: str) -> list[str]:
@@ -203,10 +214,10 @@ def build(export_dir: Path, warehouse: Path) -> dict:
     return {"wall": wall, "rss": rss, "cpu": cpu, "steps": steps_of(out), "current": "the warehouse is current" in out}
 
 
-def baseline(export_dir: Path, work: Path) -> dict:
+def baseline(export_dir: Path, work: Path, limit: str) -> dict:
     runs = sorted(str(p) for p in export_dir.glob("zuora_billing_run_export*.csv"))
     sql = BASELINE_SQL.format(
-        memory_limit=MEMORY_LIMIT,
+        memory_limit=limit,
         temp_dir=work / "tmp",
         run_files=runs,
         entity_files=[str(export_dir / "zuora_entity_export.csv")],
@@ -309,9 +320,10 @@ def spread(ratios: list[float]) -> str:
 def run_size(n: int, work: Path, runs: int) -> dict:
     export_dir, warehouse = export_folder(n, work), work / f"warehouse_{n}"
     size_mb = sum(p.stat().st_size for p in export_dir.glob("*.csv")) / 2**20
+    limit = build_memory_limit(export_dir)
     base, full = [], []
     for i in range(runs):
-        base.append(baseline(export_dir, work))
+        base.append(baseline(export_dir, work, limit))
         shutil.rmtree(warehouse, ignore_errors=True)
         full.append(build(export_dir, warehouse))
         print(f"[{n:,}] run {i + 1}: baseline {base[-1]['wall']:.1f}s, full build {full[-1]['wall']:.1f}s", flush=True)
@@ -340,6 +352,7 @@ def run_size(n: int, work: Path, runs: int) -> dict:
     return {
         "n": n,
         "csv_mb": size_mb,
+        "memory_limit": limit,
         "runs": runs,
         "base": base,
         "full": full,
@@ -363,7 +376,9 @@ def report(results: list[dict], fixed: list[dict]) -> str:
         "# Benchmark results",
         "",
         f"Machine: {os.cpu_count()} cores, {mem:.0f} GiB memory, {platform.platform()}, Python "
-        f"{platform.python_version()}; DuckDB memory_limit {MEMORY_LIMIT}. Written by `make bench` "
+        f"{platform.python_version()}; DuckDB's memory_limit the one a build sets, the baseline's the same ("
+        + ", ".join(f"{r['memory_limit']} at {r['n']:,}" for r in results)
+        + "). Written by `make bench` "
         f"(bench/run.py) on {time.strftime('%Y-%m-%d')}; each figure the median of the runs shown, and beside a "
         "ratio its lowest and highest over the runs (each full build over the baseline run just before it, each "
         "re-export over the median full build).",
