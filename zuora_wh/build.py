@@ -154,10 +154,11 @@ def build(args) -> int:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
         limit = memory_limit(sum(ef.scan.rows for ef in plan.files) if plan is not None else 0)
         if not spark:
-            print(
-                f"memory: DuckDB may use {limit} ({MEMORY_LIMIT_SETTING}; by default {MEMORY_MB_PER_MILLION_ROWS}MB "
-                f"for each million rows of export files, from {MIN_MEMORY_LIMIT_MB}MB to {MAX_MEMORY_LIMIT_MB}MB)"
+            rule = (
+                f"{MEMORY_MB_PER_MILLION_ROWS}MB for each million rows of export files, from {MIN_MEMORY_LIMIT_MB}MB "
+                f"to {MAX_MEMORY_LIMIT_MB}MB: {MEMORY_LIMIT_SETTING} sets another"
             )
+            print(f"memory: DuckDB may use {limit} ({MEMORY_LIMIT_SETTING if memory_setting() else rule})")
         dbt_args = [
             "build",
             *(["--full-refresh"] if full_refresh else []),

@@ -131,7 +131,7 @@ def test_a_build_with_nothing_changed_does_nothing(demo_warehouse):
     written = parquet_files(parquet)
     setting = zuora_wh("build", warehouse=demo_warehouse, env={"ZUORA_DUCKDB_MEMORY_LIMIT": "2GB"})
     assert setting.returncode == 0 and "published " in setting.stdout, setting.stdout[-2000:]
-    assert "memory: DuckDB may use 2GB (" in setting.stdout
+    assert "memory: DuckDB may use 2GB (ZUORA_DUCKDB_MEMORY_LIMIT)\n" in setting.stdout
     assert memory_limit_set(demo_warehouse / "build" / "demo") == "2GB"
     # its last lines say where its time went (the demo has no export files to check), as the benchmark reads them
     published, steps = setting.stdout.rstrip().splitlines()[-2:]
