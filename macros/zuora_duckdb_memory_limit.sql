@@ -8,6 +8,6 @@
 #}
 {% macro zuora_duckdb_memory_limit() -%}
     {%- if target.type == 'duckdb' -%}
-        set memory_limit = '{{ env_var('ZUORA_DUCKDB_MEMORY_LIMIT', '3000MB') | replace("'", "''") }}'
+        set memory_limit = '{{ env_var('ZUORA_DUCKDB_MEMORY_LIMIT', '2500MB') | replace("'", "''") }}'
     {%- endif -%}
 {%- endmacro %}

@@ -662,16 +662,16 @@ def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("rows", "limit"),
     [
-        (None, "3000MB"),  # not known (a publish alone): the most a build is given
+        (None, "2500MB"),  # not known (a publish alone): the most a build is given
         (0, "1000MB"),  # the demo
         (20_000, "1000MB"),
         (1_100_000, "1100MB"),  # the benchmark's 1M bill runs and their re-export
-        (2_500_000, "2500MB"),
-        (11_000_000, "3000MB"),
+        (2_000_000, "2000MB"),
+        (11_000_000, "2500MB"),  # the benchmark's 10M
     ],
 )
 def test_the_memory_limit_follows_the_rows_of_the_export_files(rows, limit, monkeypatch):
-    """1 GB for each million rows, from 1 GB to 3 GB; the user's ZUORA_DUCKDB_MEMORY_LIMIT whatever the rows."""
+    """1 GB for each million rows, from 1 GB to 2.5 GB; the user's ZUORA_DUCKDB_MEMORY_LIMIT whatever the rows."""
     monkeypatch.delenv(MEMORY_LIMIT_SETTING, raising=False)
     assert memory_limit(rows) == limit
     monkeypatch.setenv(MEMORY_LIMIT_SETTING, "1.5GB")
