@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 import pytest
 import sqlalchemy
+import yaml
 from helpers import ROOT, mart_rows, memory_limit_set, query, read_csv, write_csv, zuora_wh
 
 from zuora_wh import current
@@ -649,7 +650,8 @@ def test_the_toolings_duckdb_keeps_to_the_builds_memory_limit(tmp_path, monkeypa
     tooling's for rows not known."""
     macro = (ROOT / "macros" / "zuora_duckdb_memory_limit.sql").read_text()
     assert f"env_var('{MEMORY_LIMIT_SETTING}', '{MEMORY_LIMIT}')" in macro
-    assert "memory_limit" not in (ROOT / "profiles.yml").read_text()  # (the profile would cost dbt a parse)
+    dev = yaml.safe_load((ROOT / "profiles.yml").read_text())["zuora_billing_runs"]["outputs"]["dev"]
+    assert "memory_limit" not in {**dev["config_options"], **dev["settings"]}  # (there it would cost dbt a parse)
     assert f"env_var('ZUORA_DUCKDB_TEMP_DIR', 'warehouse/{SPILL_DIR}')" in (ROOT / "profiles.yml").read_text()
     monkeypatch.delenv("ZUORA_DUCKDB_TEMP_DIR", raising=False)
     with connect_within_limits(tmp_path, "500MB") as con:
