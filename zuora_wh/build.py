@@ -104,7 +104,7 @@ def build(args) -> int:
     spark = args.target == SPARK_TARGET
     if spark:
         check_spark()
-    memory_setting()  # a memory limit DuckDB cannot read stops the build before its first step
+    asked_memory = memory_setting()  # one DuckDB cannot read stops the build before its first step
     warehouse_dir, export_dir = options.warehouse_dir(args), options.export_dir(args)
     build_db = build_db_path(warehouse_dir, export_dir)
     folder = spark_dir(build_db) if spark else build_db.parent
@@ -152,13 +152,13 @@ def build(args) -> int:
                 lay_raw_layer(build_db, export_dir, plan, spark)
             if publishing:
                 check_replace(served_db(warehouse_dir), export_dir, args.replace)
-        limit = memory_limit(sum(ef.scan.rows for ef in plan.files) if plan is not None else 0)
+        limit = asked_memory or memory_limit(sum(ef.scan.rows for ef in plan.files) if plan is not None else 0)
         if not spark:
             rule = (
                 f"{MEMORY_MB_PER_MILLION_ROWS}MB for each million rows of export files, from {MIN_MEMORY_LIMIT_MB}MB "
                 f"to {MAX_MEMORY_LIMIT_MB}MB: {MEMORY_LIMIT_SETTING} sets another"
             )
-            print(f"memory: DuckDB may use {limit} ({MEMORY_LIMIT_SETTING if memory_setting() else rule})")
+            print(f"memory: DuckDB may use {limit} ({MEMORY_LIMIT_SETTING if asked_memory else rule})")
         dbt_args = [
             "build",
             *(["--full-refresh"] if full_refresh else []),

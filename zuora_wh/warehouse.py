@@ -123,8 +123,8 @@ def memory_limit(export_rows: int | None) -> str:
 
     DuckDB takes the memory its limit allows: at 1M bill runs a build under 1 GB took the time it took under 3 GB and
     peaked at 1.0 GiB against 1.2 to 1.5 GiB (DECISIONLOG: Performance rules); at 10M, 2.5 GB took the time of 3 GB,
-    and the peak stayed further under the 4 GiB a laptop can spare. The
-    limit is set by dbt's on-run-start, not its profile, so that builds of every folder share one parse."""
+    and the peak stayed further under the 4 GiB a laptop can spare. The limit is set by dbt's on-run-start, not its
+    profile, so that builds of every folder share one parse."""
     asked = memory_setting()
     if asked:
         return asked
